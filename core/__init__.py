@@ -1,0 +1,1 @@
+"""Small shared pieces every app may import: domain errors and the audit-event base."""

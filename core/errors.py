@@ -1,0 +1,50 @@
+"""Domain errors. Services raise these; `mlops_site.api` maps them to HTTP in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """Base class: a message meant for the caller, plus optional structured details."""
+
+    status_code = 400
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class NotFound(DomainError):
+    status_code = 404
+
+
+class Conflict(DomainError):
+    status_code = 409
+
+
+class Invalid(DomainError):
+    """Input that is well-formed but not acceptable (unknown fields, out-of-range values)."""
+
+    status_code = 422
+
+
+class DependencyDown(DomainError):
+    """A service we depend on (data source, MLflow, storage) cannot be reached or failed."""
+
+    status_code = 503
+
+    def __init__(self, dependency: str, message: str, **details: Any) -> None:
+        super().__init__(f"{dependency} is unavailable: {message}", dependency=dependency, **details)
+        self.dependency = dependency
+
+
+class UpstreamRejected(DomainError):
+    """A dependency answered, but refused our request (a 4xx from an upstream API)."""
+
+    status_code = 502
+
+    def __init__(self, dependency: str, message: str, **details: Any) -> None:
+        super().__init__(f"{dependency} rejected the request: {message}", dependency=dependency, **details)
+        self.dependency = dependency

@@ -1,0 +1,17 @@
+from django.contrib import admin
+
+from mlops_site.models import ApiToken
+
+admin.site.site_header = "cellwise administration"
+admin.site.site_title = "cellwise"
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are issued with `manage.py create_token`; here they can be seen and revoked."""
+
+    list_display = ("name", "user", "prefix", "created_at", "last_used_at")
+    readonly_fields = ("user", "name", "prefix", "key_hash", "created_at", "last_used_at")
+
+    def has_add_permission(self, request):
+        return False

@@ -1,0 +1,110 @@
+"""Typed, strict reads of environment variables for settings.
+
+django-environ parses URLs and lists; these wrappers make every bad value fail at start-up
+with an `ImproperlyConfigured` that names the variable (django-environ alone would raise a bare
+ValueError, or silently read "maybe" as False).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+_DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql", "pgsql")
+
+
+class EnvReader:
+    """Reads one environment mapping (os.environ by default, any dict in tests)."""
+
+    def __init__(self, environ_map: Mapping[str, str] | None = None) -> None:
+        self.environ = os.environ if environ_map is None else environ_map
+        self._env = environ.Env()
+        self._env.ENVIRON = self.environ
+
+    def _raw(self, name: str) -> str | None:
+        value = self.environ.get(name)
+        if value is None or value.strip() == "":
+            return None
+        return value.strip()
+
+    def _fail(self, name: str, problem: str) -> ImproperlyConfigured:
+        return ImproperlyConfigured(f"{name}={self.environ.get(name)!r}: {problem}")
+
+    def str(self, name: str, default: str | None = None, *, choices: Sequence[str] | None = None) -> str | None:
+        value = self._raw(name)
+        if value is None:
+            return default
+        if choices is not None and value not in choices:
+            raise self._fail(name, f"must be one of {', '.join(choices)}")
+        return value
+
+    def int(self, name: str, default: int, *, min: int | None = None, max: int | None = None) -> int:
+        value = self._raw(name)
+        if value is None:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            raise self._fail(name, "must be an integer") from None
+        self._check_range(name, number, min, max)
+        return number
+
+    def float(self, name: str, default: float, *, min: float | None = None, max: float | None = None) -> float:
+        value = self._raw(name)
+        if value is None:
+            return default
+        try:
+            number = float(value)
+        except ValueError:
+            raise self._fail(name, "must be a number") from None
+        if number != number or number in (float("inf"), float("-inf")):
+            raise self._fail(name, "must be a finite number")
+        self._check_range(name, number, min, max)
+        return number
+
+    def bool(self, name: str, default: bool) -> bool:
+        value = self._raw(name)
+        if value is None:
+            return default
+        if value.lower() in _TRUE:
+            return True
+        if value.lower() in _FALSE:
+            return False
+        raise self._fail(name, "must be true or false (also accepted: 1/0, yes/no, on/off)")
+
+    def list(self, name: str, default: Sequence[str] = ()) -> list[str]:
+        value = self._raw(name)
+        if value is None:
+            return list(default)
+        return [item.strip() for item in value.split(",") if item.strip()]
+
+    def database(self, name: str, default: str) -> dict[str, Any]:
+        url = self._raw(name) or default
+        scheme = url.split("://", 1)[0] if "://" in url else ""
+        if scheme not in _DATABASE_SCHEMES:
+            raise self._fail(name, "must be a sqlite:/// or postgresql:// URL")
+        config = self._env.db_url_config(url)
+        if not config.get("NAME"):
+            raise self._fail(name, "names no database")
+        return config
+
+    def url(self, name: str, default: str | None = None, *, schemes: Sequence[str]) -> str | None:
+        value = self._raw(name)
+        if value is None:
+            return default
+        scheme = value.split("://", 1)[0] if "://" in value else ""
+        if scheme not in schemes:
+            raise self._fail(name, f"must be a URL starting with {' or '.join(s + '://' for s in schemes)}")
+        return value.rstrip("/") if scheme in ("http", "https") else value
+
+    def _check_range(self, name: str, number: float, low: float | None, high: float | None) -> None:
+        if low is not None and number < low:
+            raise self._fail(name, f"must be at least {low}")
+        if high is not None and number > high:
+            raise self._fail(name, f"must be at most {high}")

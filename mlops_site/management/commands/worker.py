@@ -1,0 +1,21 @@
+"""manage.py worker: recover what dead workers left behind, make sure the schedules exist,
+then run the django-q2 cluster (qcluster). No torch op runs here before the fork."""
+
+from __future__ import annotations
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from mlops_site.schedules import ensure_schedules
+from mlops_site.startup import recover
+
+
+class Command(BaseCommand):
+    help = "Start a django-q2 worker cluster after start-up recovery."
+
+    def handle(self, *args, **options):
+        for line in recover():
+            self.stdout.write(f"recovery: {line}")
+        for change in ensure_schedules():
+            self.stdout.write(f"schedule: {change}")
+        call_command("qcluster")

@@ -1,0 +1,53 @@
+"""The django-q2 schedules cellwise needs, created idempotently.
+
+Called by `manage.py bootstrap` and `manage.py worker`; safe with many processes at once: the
+check-and-create runs under a database lock (an advisory lock on PostgreSQL; SQLite runs
+transactions one at a time), and duplicates left by older versions are removed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django_q.models import Schedule
+
+_LOCK_KEY = 0x63656C6C  # "cell"
+
+
+@dataclass(frozen=True)
+class Wanted:
+    name: str
+    func: str
+    minutes: int = 1
+
+
+def wanted_schedules() -> list[Wanted]:
+    return [Wanted("mlflow-mirror-reconcile", "registry.tasks.mirror_flush", minutes=1)]
+
+
+@transaction.atomic
+def ensure_schedules() -> list[str]:
+    """Create or update the wanted schedules and remove stale ones; returns what changed."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
+    changes = []
+    wanted = {w.name: w for w in wanted_schedules()}
+    for name, spec in wanted.items():
+        rows = list(Schedule.objects.filter(name=name).order_by("id"))
+        for duplicate in rows[1:]:
+            duplicate.delete()
+            changes.append(f"removed duplicate {name}")
+        if not rows:
+            Schedule.objects.create(
+                name=name, func=spec.func, schedule_type=Schedule.MINUTES, minutes=spec.minutes,
+                repeats=-1, next_run=timezone.now(),
+            )
+            changes.append(f"created {name}")
+        elif (rows[0].func, rows[0].minutes) != (spec.func, spec.minutes):
+            Schedule.objects.filter(id=rows[0].id).update(func=spec.func, minutes=spec.minutes)
+            changes.append(f"updated {name}")
+    ours = [w.name for w in wanted_schedules()]
+    return changes + [f"kept {n}" for n in ours if not any(n in c for c in changes)]

@@ -1,0 +1,239 @@
+"""cellwise settings: every value comes from the environment (see .env.example).
+
+With nothing set, everything runs embedded: SQLite, the django-q2 ORM broker, an MLflow
+`sqlite:` store with local artifacts, local file storage and the bundled 5G dataset.
+A bad value stops start-up with an error naming the variable (mlops_site.env).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from mlops_site.env import EnvReader
+
+env = EnvReader()
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env.str("CELLWISE_VAR_DIR", str(BASE_DIR / "var"))).resolve()
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _local_secret_key() -> str:
+    """Embedded default only: a random key kept in var/ so sessions survive restarts."""
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+# --- Django core -------------------------------------------------------------------------
+SECRET_KEY = env.str("DJANGO_SECRET_KEY") or _local_secret_key()
+DEBUG = env.bool("DJANGO_DEBUG", False)
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "django_q",
+    "mlops_site",
+    "telemetry",
+    "registry",
+    "training",
+    "inference",
+    "performance",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "mlops_site.urls"
+WSGI_APPLICATION = "mlops_site.wsgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'cellwise.sqlite3'}")}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # Web and worker processes share one file: wait for locks instead of failing at once.
+    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", 60, min=0)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
+STATICFILES_DIRS = [BASE_DIR / "static"]
+LOGIN_URL = "/admin/login/"
+
+# --- Seed variables ------------------------------------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", "INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"])
+API_HOST = env.str("API_HOST", "0.0.0.0")
+API_PORT = env.int("API_PORT", 8060, min=1, max=65535)
+ML_PORT = env.int("ML_PORT", 8060, min=1, max=65535)  # the seed's second name for the port
+
+MONITORING_ENABLED = env.bool("MONITORING_ENABLED", True)
+MONITORING_INTERVAL_SECONDS = env.int("MONITORING_INTERVAL_SECONDS", 300, min=10)
+MONITORING_DEGRADATION_FACTOR = env.float("MONITORING_DEGRADATION_FACTOR", 1.5, min=1.0)
+
+# --- MLflow (the experiment tracker and a mirror of the registry) ---------------------------
+MLFLOW_TRACKING_URI = env.url(
+    "MLFLOW_TRACKING_URI",
+    f"sqlite:///{VAR_DIR / 'mlflow.db'}",
+    schemes=("http", "https", "sqlite", "postgresql", "postgresql+psycopg", "file"),
+)
+# Where runs keep artifacts when the tracking store is local (a server chooses its own).
+MLFLOW_ARTIFACT_LOCATION = env.str(
+    "MLFLOW_ARTIFACT_LOCATION",
+    None if MLFLOW_TRACKING_URI.startswith("http") else (VAR_DIR / "mlartifacts").as_uri(),
+)
+MLFLOW_REQUEST_TIMEOUT_SECONDS = env.int("MLFLOW_REQUEST_TIMEOUT_SECONDS", 10, min=1)
+MLFLOW_REQUEST_MAX_RETRIES = env.int("MLFLOW_REQUEST_MAX_RETRIES", 2, min=0)
+MLFLOW_EXPERIMENT_PREFIX = env.str("MLFLOW_EXPERIMENT_PREFIX", "cellwise")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(MLFLOW_REQUEST_TIMEOUT_SECONDS))
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(MLFLOW_REQUEST_MAX_RETRIES))
+
+# --- Weight bundles: S3 (MinIO) when an endpoint or bucket is set, else local files ---------
+AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID")
+AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY")
+AWS_S3_ENDPOINT_URL = env.url("AWS_S3_ENDPOINT_URL", schemes=("http", "https"))
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", "cellwise")
+AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", "us-east-1")
+MODEL_STORAGE_BACKEND = env.str(
+    "MODEL_STORAGE_BACKEND", "s3" if AWS_S3_ENDPOINT_URL else "local", choices=["local", "s3"]
+)
+if MODEL_STORAGE_BACKEND == "s3":
+    _model_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "endpoint_url": AWS_S3_ENDPOINT_URL,
+            "access_key": AWS_ACCESS_KEY_ID,
+            "secret_key": AWS_SECRET_ACCESS_KEY,
+            "region_name": AWS_S3_REGION_NAME,
+            "addressing_style": "path",
+            "file_overwrite": False,
+            "location": "bundles",
+        },
+    }
+else:
+    _model_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": VAR_DIR / "bundles"},
+    }
+STORAGES = {
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": VAR_DIR / "media"},
+    },
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "models": _model_storage,
+}
+
+# --- Telemetry sources -----------------------------------------------------------------------
+# auto: the Data Storage API when its URL is set, else ClickHouse when its DSN is set, else the
+# bundled dataset. Inference prefers ClickHouse for "latest windows" whenever a DSN is set.
+TELEMETRY_SOURCE = env.str(
+    "TELEMETRY_SOURCE", "auto", choices=["auto", "embedded", "data_storage", "clickhouse"]
+)
+DATA_STORAGE_API_URL = env.url("DATA_STORAGE_API_URL", schemes=("http", "https"))
+DATA_STORAGE_DATA_ENDPOINT = env.str("DATA_STORAGE_DATA_ENDPOINT", "/api/v1/processed")
+DATA_STORAGE_EXAMPLE_ENDPOINT = env.str("DATA_STORAGE_EXAMPLE_ENDPOINT", "/api/v1/processed/example")
+DATA_STORAGE_CELL_ENDPOINT = env.str("DATA_STORAGE_CELL_ENDPOINT", "/api/v1/cell")
+DATA_STORAGE_EXCLUDED_FIELDS = env.list(
+    "DATA_STORAGE_EXCLUDED_FIELDS",
+    [
+        "window_start_time", "window_end_time", "window_duration_seconds", "cell_index",
+        "network", "sample_count", "ip_src", "is_empty_window", "forward_filled", "knn_filled",
+    ],
+)
+DATA_STORAGE_COMPONENT_ID = env.str("DATA_STORAGE_COMPONENT_ID")
+DATA_STORAGE_TOKEN = env.str("DATA_STORAGE_TOKEN")
+DATA_STORAGE_PAGE_SIZE = env.int("DATA_STORAGE_PAGE_SIZE", 1000, min=1, max=1000)
+DATA_STORAGE_RETRIES = env.int("DATA_STORAGE_RETRIES", 3, min=0, max=10)
+DATA_STORAGE_BACKOFF_SECONDS = env.float("DATA_STORAGE_BACKOFF_SECONDS", 0.5, min=0)
+DATA_STORAGE_DATA_TIMEOUT_SECONDS = env.float("DATA_STORAGE_DATA_TIMEOUT_SECONDS", 60, min=0.1)
+DATA_STORAGE_EXAMPLE_TIMEOUT_SECONDS = env.float("DATA_STORAGE_EXAMPLE_TIMEOUT_SECONDS", 10, min=0.1)
+DATA_STORAGE_CELL_TIMEOUT_SECONDS = env.float("DATA_STORAGE_CELL_TIMEOUT_SECONDS", 30, min=0.1)
+
+CLICKHOUSE_DSN = env.url("CLICKHOUSE_DSN", schemes=("http", "https", "chdb", "clickhouse"))
+CLICKHOUSE_SCHEMA = env.str("CLICKHOUSE_SCHEMA", "map", choices=["wide", "map"])  # era A | era B
+CLICKHOUSE_TABLE = env.str(
+    "CLICKHOUSE_TABLE", "analytics.processed" if CLICKHOUSE_SCHEMA == "map" else "analytics.processed_latency"
+)
+
+EMBEDDED_DATA_DIRS = [BASE_DIR / "telemetry" / "data" / "uccmisl-5g", VAR_DIR / "measurements"]
+EMBEDDED_REPLAY = env.bool("EMBEDDED_REPLAY", False)
+EMBEDDED_REPLAY_ANCHOR = env.str("EMBEDDED_REPLAY_ANCHOR")  # ISO time; default: first use, kept in var/
+EMBEDDED_REPLAY_LEAD_SECONDS = env.int("EMBEDDED_REPLAY_LEAD_SECONDS", 7200, min=0)
+FIELD_DISCOVERY_CACHE_SECONDS = env.int("FIELD_DISCOVERY_CACHE_SECONDS", 60, min=0)
+
+# --- API ---------------------------------------------------------------------------------------
+API_PUBLIC_READS = env.bool("API_PUBLIC_READS", False)
+API_PAGE_SIZE_MAX = 500
+
+# --- django-q2 -----------------------------------------------------------------------------------
+# `retry` must exceed `timeout`, or a long task is handed to a second worker while it still runs.
+Q_BROKER = env.str("Q_BROKER", "orm", choices=["orm", "redis"])
+Q_WORKERS = env.int("Q_WORKERS", 2, min=1)
+Q_TASK_TIMEOUT_SECONDS = env.int("Q_TASK_TIMEOUT_SECONDS", 3600, min=10)
+Q_CLUSTER = {
+    "name": "cellwise",
+    "workers": Q_WORKERS,
+    "timeout": Q_TASK_TIMEOUT_SECONDS,
+    "retry": Q_TASK_TIMEOUT_SECONDS + 600,
+    "max_attempts": 1,
+    "ack_failures": True,
+    "catch_up": False,
+    "save_limit": 1000,
+    "poll": 0.5,
+    "recycle": 50,
+}
+if Q_BROKER == "redis":
+    Q_CLUSTER["redis"] = env.url("REDIS_URL", "redis://127.0.0.1:6379/0", schemes=("redis", "rediss"))
+else:
+    Q_CLUSTER["orm"] = "default"
+
+# --- Logging -----------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "INFO"}, "httpx": {"level": "WARNING"}},
+}

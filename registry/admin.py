@@ -1,0 +1,159 @@
+"""Admin screens for model configs (created and deleted through the services), their versions,
+events and the MLflow mirror queue. Configs are immutable once created: make a new model."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+
+from core.errors import DomainError
+from registry import services
+from registry.models import BOUNDS, MlflowOutbox, ModelConfig, ModelEvent, ModelVersion
+from telemetry.sources import available_fields
+
+CONFIG_FIELDS = ("name", "architecture", "input_fields", "output_fields", *BOUNDS)
+
+
+class ModelConfigCreateForm(forms.ModelForm):
+    input_fields = forms.MultipleChoiceField(choices=(), widget=forms.SelectMultiple(attrs={"size": 12}))
+    output_fields = forms.MultipleChoiceField(choices=(), widget=forms.SelectMultiple(attrs={"size": 12}))
+
+    class Meta:
+        model = ModelConfig
+        fields = ["name", "architecture", *BOUNDS]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        try:
+            choices = [(f, f) for f in available_fields()]
+        except DomainError as error:
+            choices = []
+            self.source_error = error.message
+        self.fields["input_fields"].choices = choices
+        self.fields["output_fields"].choices = choices
+
+    def clean(self):
+        data = super().clean()
+        if getattr(self, "source_error", None):
+            raise forms.ValidationError(self.source_error)
+        if self.errors:
+            return data
+        try:
+            services.model_config_validate(
+                name=data["name"], architecture=data["architecture"], input_fields=data["input_fields"],
+                output_fields=data["output_fields"], **{k: data[k] for k in BOUNDS},
+            )
+        except DomainError as error:
+            raise forms.ValidationError(error.message) from error
+        return data
+
+
+class VersionInline(admin.TabularInline):
+    model = ModelVersion
+    extra = 0
+    can_delete = False
+    fields = ("version", "mlflow_version", "mlflow_run_id", "trained_until", "metrics", "created_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ModelConfig)
+class ModelConfigAdmin(admin.ModelAdmin):
+    list_display = ("name", "architecture", "outputs", "window_duration_seconds", "lookback_steps",
+                    "forecast_steps", "is_training", "created_at")
+    list_filter = ("architecture", "is_training", "window_duration_seconds")
+    search_fields = ("name", "id", "fields__name")
+    inlines = [VersionInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("fields")
+
+    @admin.display(description="outputs")
+    def outputs(self, obj: ModelConfig) -> str:
+        return ", ".join(obj.output_fields)
+
+    @admin.display(description="inputs")
+    def inputs(self, obj: ModelConfig) -> str:
+        return ", ".join(obj.input_fields)
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = ModelConfigCreateForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["name", "architecture", "input_fields", "output_fields", *BOUNDS]
+        return ["id", "name", "architecture", "inputs", "outputs", *BOUNDS, "is_training",
+                "training_locked_at", "created_by", "created_at", "updated_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.get_fields(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return  # configs are immutable
+        data = form.cleaned_data
+        created = services.model_config_create(
+            name=data["name"], architecture=data["architecture"], input_fields=data["input_fields"],
+            output_fields=data["output_fields"], user=request.user, **{k: data[k] for k in BOUNDS},
+        )
+        obj.pk, obj._state.adding, obj._state.db = created.pk, False, created._state.db
+
+    def save_related(self, request, form, formsets, change):
+        pass  # fields were written by the service
+
+    def delete_model(self, request, obj):
+        try:
+            services.model_config_delete(model=obj, user=request.user)
+        except DomainError as error:
+            self.message_user(request, error.message, messages.ERROR)
+
+    def delete_queryset(self, request, queryset):
+        for model in queryset:
+            self.delete_model(request, model)
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    list_display = ("model", "version", "mlflow_version", "trained_until", "created_at")
+    list_filter = ("model__architecture",)
+    search_fields = ("model__name", "mlflow_run_id")
+    list_select_related = ("model",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Machine-made rows: visible, never edited by hand."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ModelEvent)
+class ModelEventAdmin(ReadOnlyAdmin):
+    list_display = ("at", "model_name", "kind", "actor", "message")
+    list_filter = ("kind",)
+    search_fields = ("model_name", "model_id", "message")
+
+
+@admin.register(MlflowOutbox)
+class MlflowOutboxAdmin(ReadOnlyAdmin):
+    list_display = ("id", "operation", "model_id", "attempts", "last_attempt_at", "last_error")
+    list_filter = ("operation",)

@@ -1,0 +1,117 @@
+"""/v1/fields and /v1/models."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from django.http import HttpResponse
+from ninja import Field, Query, Router, Schema, Status
+
+from mlops_site.auth import READ_AUTH, WRITE_AUTH, caller
+from mlops_site.paging import Page, PageParams, page_of
+from registry import details, selectors, services
+from registry.models import BOUNDS, MAX_INPUT_FIELDS, MAX_OUTPUT_FIELDS, NAME_PATTERN, ModelConfig
+from telemetry.sources import available_fields, history_source
+
+router = Router(tags=["registry"])
+
+
+class FieldOut(Schema):
+    name: str
+    has_models: bool | None = Field(None, description="only with include_model_status=true")
+
+
+class FieldsOut(Schema):
+    source: str
+    fields: list[FieldOut]
+
+
+@router.get("/fields", response=FieldsOut, auth=READ_AUTH, exclude_none=True)
+def list_fields(request, include_model_status: bool = False):
+    """KPI fields the data source offers (its columns minus metadata)."""
+    source = history_source()
+    modelled = selectors.fields_with_models() if include_model_status else set()
+    return {
+        "source": source.name,
+        "fields": [
+            {"name": f, "has_models": (f in modelled) if include_model_status else None}
+            for f in available_fields(source)
+        ],
+    }
+
+
+def _bounded(name: str, **kwargs) -> Any:
+    low, high = BOUNDS[name]
+    return Field(ge=low, le=high, **kwargs)
+
+
+class ModelIn(Schema):
+    name: str = Field(pattern=NAME_PATTERN, description="unique; 1-128 of letters, digits, '_' and '-'")
+    architecture: Literal["ann", "lstm"]
+    input_fields: list[str] = Field(min_length=1, max_length=MAX_INPUT_FIELDS)
+    output_fields: list[str] = Field(min_length=1, max_length=MAX_OUTPUT_FIELDS)
+    window_duration_seconds: int = _bounded("window_duration_seconds")
+    lookback_steps: int = _bounded("lookback_steps")
+    forecast_steps: int = _bounded("forecast_steps")
+    hidden_size: int = _bounded("hidden_size", default=32)
+
+
+class ModelOut(Schema):
+    id: uuid.UUID
+    name: str
+    architecture: str
+    input_fields: list[str]
+    output_fields: list[str]
+    window_duration_seconds: int
+    lookback_steps: int
+    forecast_steps: int
+    hidden_size: int
+    is_training: bool
+    latest_version: int | None
+    mlflow_mirror: Literal["synced", "pending"]
+    created_at: datetime
+    updated_at: datetime
+    details: dict[str, Any] | None = Field(None, description="only with include_details=true")
+
+
+def model_out(model: ModelConfig, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "id": model.id, "name": model.name, "architecture": model.architecture,
+        "input_fields": model.input_fields, "output_fields": model.output_fields,
+        "window_duration_seconds": model.window_duration_seconds, "lookback_steps": model.lookback_steps,
+        "forecast_steps": model.forecast_steps, "hidden_size": model.hidden_size,
+        "is_training": model.is_training, "latest_version": model.latest_version,
+        "mlflow_mirror": "pending" if model.mirror_pending else "synced",
+        "created_at": model.created_at, "updated_at": model.updated_at, "details": extra,
+    }
+
+
+@router.get("/models", response=Page[ModelOut], auth=READ_AUTH)
+def list_models(request, paging: Query[PageParams], include_details: bool = False, output_field: str | None = None):
+    """Models, oldest first. `include_details` adds training status, scores and best-for fields."""
+    page = page_of(selectors.model_list(output_field=output_field), paging)
+    extra = details.collect(page["items"]) if include_details else {}
+    page["items"] = [model_out(m, extra.get(m.id) if include_details else None) for m in page["items"]]
+    return page
+
+
+@router.post("/models", response={201: ModelOut}, auth=WRITE_AUTH)
+def create_model(request, body: ModelIn):
+    """Validates the fields against the data source (422 names the unknown ones)."""
+    model = services.model_config_create(**body.dict(), user=caller(request))
+    return Status(201, model_out(selectors.model_get(model.id)))
+
+
+@router.get("/models/{model_id}", response=ModelOut, auth=READ_AUTH)
+def get_model(request, model_id: uuid.UUID, include_details: bool = False):
+    model = selectors.model_get(model_id)
+    return model_out(model, details.collect([model]).get(model.id) if include_details else None)
+
+
+@router.delete("/models/{model_id}", response={204: None}, auth=WRITE_AUTH)
+def delete_model(request, model_id: uuid.UUID):
+    """Removes the model from the database now and from MLflow as soon as it answers."""
+    services.model_config_delete(model=selectors.model_get(model_id), user=caller(request))
+    return HttpResponse(status=204)

@@ -1,0 +1,42 @@
+"""Reads of the registry, each a constant number of queries."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import Exists, Max, OuterRef, Prefetch, QuerySet
+
+from core.errors import NotFound
+from registry.models import MlflowOutbox, ModelConfig, ModelField
+
+
+def model_queryset() -> QuerySet[ModelConfig]:
+    return (
+        ModelConfig.objects.prefetch_related(Prefetch("fields", queryset=ModelField.objects.order_by("position")))
+        .annotate(
+            latest_version=Max("versions__version"),
+            mirror_pending=Exists(MlflowOutbox.objects.filter(model_id=OuterRef("id"))),
+        )
+        .order_by("created_at", "id")
+    )
+
+
+def model_list(*, output_field: str | None = None) -> QuerySet[ModelConfig]:
+    models = model_queryset()
+    if output_field:
+        models = models.filter(
+            id__in=ModelField.objects.filter(role=ModelField.Role.OUTPUT, name=output_field).values("model_id")
+        )
+    return models
+
+
+def model_get(model_id: uuid.UUID | str) -> ModelConfig:
+    try:
+        return model_queryset().get(id=model_id)
+    except (ModelConfig.DoesNotExist, ValueError):
+        raise NotFound(f"model {model_id} not found") from None
+
+
+def fields_with_models() -> set[str]:
+    """Output fields that at least one model forecasts."""
+    return set(ModelField.objects.filter(role=ModelField.Role.OUTPUT).values_list("name", flat=True).distinct())

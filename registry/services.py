@@ -1,0 +1,147 @@
+"""Every write to the registry. Each call is atomic, leaves an event row, and queues the
+MLflow mirror operation in the same transaction (the flush runs after commit, on a worker)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from core.errors import Conflict, Invalid
+from core.events import actor_name
+from registry.models import (
+    BOUNDS, MAX_INPUT_FIELDS, MAX_OUTPUT_FIELDS, NAME_PATTERN, Architecture, MlflowOutbox, ModelConfig,
+    ModelEvent, ModelField,
+)
+from telemetry.sources import available_fields
+
+
+def model_event_record(*, model: ModelConfig, kind: str, actor: str, message: str, **details) -> ModelEvent:
+    return ModelEvent.objects.create(
+        model_id=model.id, model_name=model.name, kind=kind, actor=actor, message=message, details=details
+    )
+
+
+def mirror_enqueue(*, operation: str, model_id: uuid.UUID | str, payload: dict | None = None) -> None:
+    """Queue an MLflow mirror write; it is flushed by a worker after the transaction commits."""
+    MlflowOutbox.objects.create(operation=operation, model_id=model_id, payload=payload or {})
+    transaction.on_commit(_schedule_flush)
+
+
+def _schedule_flush() -> None:
+    from django_q.tasks import async_task
+
+    async_task("registry.tasks.mirror_flush", task_name="mlflow-mirror-flush", group="mlflow-mirror")
+
+
+def _check_fields(input_fields: Sequence[str], output_fields: Sequence[str]) -> None:
+    problems = []
+    for label, fields, most in (("input_fields", input_fields, MAX_INPUT_FIELDS),
+                                ("output_fields", output_fields, MAX_OUTPUT_FIELDS)):
+        if not fields:
+            problems.append(f"{label} must name at least one field")
+        elif len(fields) > most:
+            problems.append(f"{label} may name at most {most} fields")
+        elif len(set(fields)) != len(fields):
+            problems.append(f"{label} names a field twice")
+    if problems:
+        raise Invalid("; ".join(problems))
+    available = available_fields()  # DependencyDown (503) when the source cannot be reached
+    invalid = sorted({f for f in [*input_fields, *output_fields] if f not in available})
+    if invalid:
+        raise Invalid(
+            f"unknown fields: {', '.join(invalid)}. Available fields: {', '.join(available)}",
+            invalid_fields=invalid, available_fields=available,
+        )
+
+
+def _check_config(name: str, architecture: str, numbers: dict[str, int]) -> None:
+    problems = []
+    if not isinstance(name, str) or not re.match(NAME_PATTERN, name):
+        problems.append("name must be 1-128 characters of letters, digits, '_' or '-'")
+    if architecture not in Architecture.values:
+        problems.append(f"architecture must be one of {', '.join(Architecture.values)}")
+    for key, value in numbers.items():
+        low, high = BOUNDS[key]
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            problems.append(f"{key} must be an integer from {low} to {high}")
+    if problems:
+        raise Invalid("; ".join(problems))
+
+
+def model_config_validate(
+    *, name: str, architecture: str, input_fields: Sequence[str], output_fields: Sequence[str], **numbers: int
+) -> None:
+    """Every check `model_config_create` makes, without writing (the admin form calls it)."""
+    _check_config(name, architecture, numbers)
+    if ModelConfig.objects.filter(name=name).exists():
+        raise Conflict(f"a model named {name!r} already exists")
+    _check_fields(input_fields, output_fields)
+
+
+@transaction.atomic
+def model_config_create(
+    *,
+    name: str,
+    architecture: str,
+    input_fields: Sequence[str],
+    output_fields: Sequence[str],
+    window_duration_seconds: int,
+    lookback_steps: int,
+    forecast_steps: int,
+    hidden_size: int = 32,
+    user=None,
+) -> ModelConfig:
+    numbers = {
+        "window_duration_seconds": window_duration_seconds, "lookback_steps": lookback_steps,
+        "forecast_steps": forecast_steps, "hidden_size": hidden_size,
+    }
+    model_config_validate(
+        name=name, architecture=architecture, input_fields=input_fields, output_fields=output_fields, **numbers
+    )
+    model = ModelConfig(name=name, architecture=architecture, created_by=user if _is_user(user) else None, **numbers)
+    try:
+        model.full_clean(validate_unique=False)
+    except ValidationError as error:
+        raise Invalid("; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items())) from error
+    try:
+        with transaction.atomic():
+            model.save(force_insert=True)
+    except IntegrityError as error:  # a concurrent create with the same name won the race
+        raise Conflict(f"a model named {name!r} already exists") from error
+    ModelField.objects.bulk_create(
+        [ModelField(model=model, role=ModelField.Role.INPUT, position=i, name=f) for i, f in enumerate(input_fields)]
+        + [ModelField(model=model, role=ModelField.Role.OUTPUT, position=i, name=f) for i, f in enumerate(output_fields)]
+    )
+    model_event_record(
+        model=model, kind="created", actor=actor_name(user), message=f"model {name} created",
+        architecture=architecture, input_fields=list(input_fields), output_fields=list(output_fields), **numbers,
+    )
+    mirror_enqueue(
+        operation=MlflowOutbox.Operation.CREATE_MODEL, model_id=model.id,
+        payload={"tags": {"name": name, "architecture": architecture}, "description": f"cellwise model {name}"},
+    )
+    return model
+
+
+@transaction.atomic
+def model_config_delete(*, model: ModelConfig, user=None) -> None:
+    locked = ModelConfig.objects.select_for_update().filter(id=model.id).first()
+    if locked is None:
+        return
+    if locked.is_training:
+        raise Conflict(
+            f"model {locked.name!r} has a queued or running training job; cancel it first "
+            f"(GET /v1/training/jobs?model_id={locked.id})",
+            model_id=str(locked.id),
+        )
+    model_event_record(model=locked, kind="deleted", actor=actor_name(user), message=f"model {locked.name} deleted")
+    locked.delete()
+    mirror_enqueue(operation=MlflowOutbox.Operation.DELETE_MODEL, model_id=model.id)
+
+
+def _is_user(user) -> bool:
+    return user is not None and getattr(user, "is_authenticated", False) and getattr(user, "pk", None) is not None

@@ -1,0 +1,1 @@
+"""Where per-cell KPI windows come from: the bundled dataset, the Data Storage API, ClickHouse."""

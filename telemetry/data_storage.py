@@ -1,0 +1,182 @@
+"""`DataStorageSource`: an httpx client for the upstream Data Storage API (era A and era B).
+
+Rows come newest first with no total: page with `offset += limit` until a short page, then
+sort ascending. Timestamps may be ints or ISO strings (naive means UTC); a missing key or null
+is NaN, never 0; `sample_count == 0` or `is_empty_window` marks an empty window (a gap).
+5xx answers and connection errors are retried with exponential backoff (tenacity); 4xx is not.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+import httpx
+import numpy as np
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+from core.errors import DependencyDown, UpstreamRejected
+from telemetry.base import TelemetrySource
+from telemetry.frame import WindowFrame
+
+
+class _ServerError(Exception):
+    """A 5xx answer: worth retrying."""
+
+
+def to_epoch(value: Any) -> int:
+    """Int/float epoch seconds or an ISO-8601 string (naive = UTC) → int epoch seconds."""
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"not a timestamp: {value!r}")
+    if isinstance(value, (int, float)):
+        return int(round(value))
+    text = str(value).strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return int(round(parsed.timestamp()))
+
+
+def to_float(value: Any) -> float:
+    if value is None or isinstance(value, bool):
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+class DataStorageSource(TelemetrySource):
+    key = "data_storage"
+    name = "Data Storage API"
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        data_endpoint: str = "/api/v1/processed",
+        example_endpoint: str = "/api/v1/processed/example",
+        cell_endpoint: str = "/api/v1/cell",
+        component_id: str | None = None,
+        token: str | None = None,
+        page_size: int = 1000,
+        retries: int = 3,
+        backoff_seconds: float = 0.5,
+        data_timeout: float = 60.0,
+        example_timeout: float = 10.0,
+        cell_timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        headers = {"Accept": "application/json"}
+        if component_id:
+            headers["X-Component-ID"] = component_id
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self.base_url = base_url.rstrip("/")
+        self.data_endpoint = data_endpoint
+        self.example_endpoint = example_endpoint
+        self.cell_endpoint = cell_endpoint
+        self.page_size = page_size
+        self.retries = retries
+        self.backoff_seconds = backoff_seconds
+        self.timeouts = {"data": data_timeout, "example": example_timeout, "cell": cell_timeout}
+        self.client = httpx.Client(headers=headers, transport=transport)
+
+    def _url(self, path: str) -> str:
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def _get(self, path: str, *, kind: str, params: dict[str, Any] | None = None) -> Any:
+        url = self._url(path)
+        retrying = Retrying(
+            stop=stop_after_attempt(self.retries + 1),
+            wait=wait_exponential(multiplier=self.backoff_seconds, max=10),
+            retry=retry_if_exception(lambda e: isinstance(e, (_ServerError, httpx.TransportError))),
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    response = self.client.get(url, params=params, timeout=self.timeouts[kind])
+                    if response.status_code >= 500:
+                        raise _ServerError(f"HTTP {response.status_code} from {url}: {response.text[:200]}")
+        except _ServerError as error:
+            raise DependencyDown(self.name, f"{error} (after {self.retries + 1} attempts)") from error
+        except httpx.TimeoutException as error:
+            raise DependencyDown(self.name, f"no answer from {url} within {self.timeouts[kind]:g} s") from error
+        except httpx.TransportError as error:
+            raise DependencyDown(self.name, f"cannot connect to {url}: {error}") from error
+        if response.status_code >= 400:
+            raise UpstreamRejected(self.name, f"HTTP {response.status_code} from {url}: {response.text[:300]}")
+        try:
+            return response.json()
+        except ValueError as error:
+            raise UpstreamRejected(self.name, f"{url} did not return JSON") from error
+
+    def columns(self) -> list[str]:
+        example = self._get(self.example_endpoint, kind="example")
+        if not isinstance(example, list) or not example or not isinstance(example[0], dict):
+            raise UpstreamRejected(self.name, f"{self.example_endpoint} did not return a list of rows")
+        return list(example[0].keys())
+
+    def cells(self) -> list[int]:
+        cells = self._get(self.cell_endpoint, kind="cell")
+        if not isinstance(cells, list):
+            raise UpstreamRejected(self.name, f"{self.cell_endpoint} did not return a list")
+        return sorted({int(c) for c in cells})
+
+    def fetch_rows(self, *, cell_index: int, window_seconds: int, start: int, end: int,
+                   max_rows: int | None = None) -> list[dict[str, Any]]:
+        """Raw rows, newest first as the API sends them, across as many pages as needed."""
+        rows: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            limit = self.page_size if max_rows is None else min(self.page_size, max_rows - len(rows))
+            page = self._get(self.data_endpoint, kind="data", params={
+                "start_time": int(start), "end_time": int(end), "cell_index": int(cell_index),
+                "window_duration_seconds": int(window_seconds), "offset": offset, "limit": limit,
+            })
+            if not isinstance(page, list):
+                raise UpstreamRejected(self.name, f"{self.data_endpoint} did not return a list of rows")
+            rows.extend(page)
+            offset += limit
+            if len(page) < limit or (max_rows is not None and len(rows) >= max_rows):
+                return rows
+
+    def windows(
+        self, *, cell_index: int, window_seconds: int, start: int, end: int, fields: Sequence[str]
+    ) -> WindowFrame:
+        rows = self.fetch_rows(cell_index=cell_index, window_seconds=window_seconds, start=start, end=end)
+        return self._frame(rows, cell_index=cell_index, window_seconds=window_seconds, fields=fields)
+
+    def latest_windows(
+        self, *, cell_index: int, window_seconds: int, count: int, fields: Sequence[str]
+    ) -> WindowFrame:
+        # Newest first: the first `count` rows are the latest windows (plus empty ones we drop).
+        rows = self.fetch_rows(
+            cell_index=cell_index, window_seconds=window_seconds, start=0, end=self.now(), max_rows=count,
+        )
+        return self._frame(rows, cell_index=cell_index, window_seconds=window_seconds, fields=fields).tail(count)
+
+    def _frame(self, rows: list[dict[str, Any]], *, cell_index: int, window_seconds: int,
+               fields: Sequence[str]) -> WindowFrame:
+        try:
+            start = [to_epoch(r["window_start_time"]) for r in rows]
+            end = [to_epoch(r["window_end_time"]) for r in rows]
+        except (KeyError, ValueError) as error:
+            raise UpstreamRejected(self.name, f"a row has no usable window time: {error}") from error
+        values = np.array([[to_float(r.get(f)) for f in fields] for r in rows], dtype=np.float64)
+        # A row without a sample count is taken as non-empty; only 0 or the flag marks a gap.
+        counts = [1 if r.get("sample_count") is None else int(r["sample_count"]) for r in rows]
+        empty = [bool(r.get("is_empty_window")) for r in rows]
+        return WindowFrame.build(
+            cell_index=cell_index, window_seconds=window_seconds, fields=fields,
+            start=start, end=end, values=values.reshape(len(rows), len(fields)),
+            sample_count=counts, empty=empty,
+        )
+
+    def check(self) -> None:
+        self.columns()

@@ -1,0 +1,155 @@
+"""`EmbeddedSource`: real 1 Hz records bundled with the project, aggregated on demand.
+
+Aggregation follows the upstream processor: windows aligned to multiples of the duration since
+the epoch, per KPI `_mean`, `_min`, `_max`, `_std` (sample std, 0 with one value; NaN values
+ignored; NaN when a window has no value for that KPI) and `sample_count` (records in the window).
+
+Clock: by default the data keeps its real timestamps and `now()` is the end of the data (the
+next whole hour after the last record), so "the last 24 hours" means the last 24 hours of data.
+Replay mode shifts every timestamp by the same whole number of hours so that, at the anchor
+time, all but the last `lead_seconds` of the data lie in the past; the rest appears as the wall
+clock passes it, so new windows keep arriving on one machine.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from telemetry.base import TelemetrySource
+from telemetry.frame import WindowFrame
+from telemetry.gnettrack import KPIS
+
+STATS = ("mean", "min", "max", "std")
+METADATA_COLUMNS = (
+    "window_start_time", "window_end_time", "window_duration_seconds", "cell_index", "network", "sample_count",
+)
+FIELDS = tuple(f"{kpi}_{stat}" for kpi in KPIS for stat in STATS)
+HOUR = 3600
+
+
+@dataclass(frozen=True)
+class CellRecords:
+    ts: np.ndarray  # int64, ascending
+    values: np.ndarray  # float64 (n, len(KPIS))
+
+
+def load_records(data_dirs: Sequence[Path]) -> dict[int, CellRecords]:
+    """Read every compact `*.csv.gz` file in the folders into per-cell arrays."""
+    import pandas as pd  # only needed here; keeps module import light
+
+    files = sorted(p for d in data_dirs if Path(d).is_dir() for p in Path(d).glob("*.csv.gz"))
+    if not files:
+        return {}
+    dtypes = {"ts": "int64", "cell_index": "int64", "network": "string", **{k: "float64" for k in KPIS}}
+    table = pd.concat([pd.read_csv(f, dtype=dtypes) for f in files], ignore_index=True)
+    table = table.sort_values(["cell_index", "ts"], kind="stable")
+    cells = table["cell_index"].to_numpy()
+    ts = table["ts"].to_numpy()
+    values = table[list(KPIS)].to_numpy(dtype=np.float64)
+    unique, first = np.unique(cells, return_index=True)
+    bounds = np.append(first, len(cells))
+    return {
+        int(cell): CellRecords(ts[bounds[i]:bounds[i + 1]], values[bounds[i]:bounds[i + 1]])
+        for i, cell in enumerate(unique)
+    }
+
+
+def aggregate(records: CellRecords, window_seconds: int, shift: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Window start times, sample counts and the FIELDS matrix for one cell (vectorised)."""
+    ts = records.ts + shift
+    window = ts // window_seconds
+    first = np.flatnonzero(np.concatenate(([True], window[1:] != window[:-1]))) if len(ts) else np.array([], int)
+    counts = np.diff(np.append(first, len(ts)))
+    if not len(first):
+        return np.array([], np.int64), np.array([], np.int64), np.empty((0, len(FIELDS)))
+    x = records.values
+    valid = ~np.isnan(x)
+    n = np.add.reduceat(valid.astype(np.int64), first, axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.add.reduceat(np.where(valid, x, 0.0), first, axis=0) / n
+        low = np.fmin.reduceat(x, first, axis=0)
+        high = np.fmax.reduceat(x, first, axis=0)
+        deviation = np.where(valid, x - np.repeat(mean, counts, axis=0), 0.0)
+        squares = np.add.reduceat(deviation**2, first, axis=0)
+        std = np.where(n > 1, np.sqrt(squares / np.maximum(n - 1, 1)), 0.0)
+    std = np.where(n == 0, np.nan, std)
+    stats = np.stack([mean, low, high, std], axis=2)  # (windows, kpis, stats) matches FIELDS order
+    return window[first] * window_seconds, counts, stats.reshape(len(first), len(FIELDS))
+
+
+class EmbeddedSource(TelemetrySource):
+    key = "embedded"
+    name = "embedded dataset"
+
+    def __init__(
+        self,
+        data_dirs: Sequence[Path],
+        *,
+        replay_anchor: int | None = None,
+        replay_lead_seconds: int = 2 * HOUR,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.data_dirs = [Path(d) for d in data_dirs]
+        self.replay_anchor = replay_anchor
+        self.replay_lead_seconds = replay_lead_seconds
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._records: dict[int, CellRecords] | None = None
+        self._frames = lru_cache(maxsize=256)(self._aggregate)
+
+    @property
+    def records(self) -> dict[int, CellRecords]:
+        with self._lock:
+            if self._records is None:
+                self._records = load_records(self.data_dirs)
+            return self._records
+
+    @property
+    def data_end(self) -> int:
+        """Unix time of the last record (unshifted)."""
+        return max((int(r.ts[-1]) for r in self.records.values() if len(r.ts)), default=0)
+
+    @property
+    def shift(self) -> int:
+        if self.replay_anchor is None:
+            return 0
+        return (self.replay_anchor - (self.data_end - self.replay_lead_seconds)) // HOUR * HOUR
+
+    def now(self) -> int:
+        if self.replay_anchor is not None:
+            return int(self.clock())
+        return -(-(self.data_end + 1) // HOUR) * HOUR  # the next whole hour after the data
+
+    def columns(self) -> list[str]:
+        return [*METADATA_COLUMNS, *FIELDS]
+
+    def cells(self) -> list[int]:
+        return sorted(self.records)
+
+    def _aggregate(self, cell_index: int, window_seconds: int) -> WindowFrame:
+        records = self.records.get(cell_index)
+        if records is None:
+            return WindowFrame.empty(cell_index=cell_index, window_seconds=window_seconds, fields=FIELDS)
+        start, counts, values = aggregate(records, window_seconds, self.shift)
+        return WindowFrame.build(
+            cell_index=cell_index, window_seconds=window_seconds, fields=FIELDS,
+            start=start, end=start + window_seconds, values=values, sample_count=counts,
+        )
+
+    def windows(
+        self, *, cell_index: int, window_seconds: int, start: int, end: int, fields: Sequence[str]
+    ) -> WindowFrame:
+        frame = self._frames(int(cell_index), int(window_seconds))
+        return frame.between(start, min(end, self.now())).select(fields)
+
+    def clear_cache(self) -> None:
+        with self._lock:
+            self._records = None
+        self._frames.cache_clear()

@@ -1,0 +1,106 @@
+"""Which source to use, from settings, and field discovery.
+
+`history_source()` serves training and scoring (time ranges); `latest_source()` serves
+inference ("latest windows of a cell"): ClickHouse when a DSN is set, else the history source.
+Sources are built once per process and per settings (tests override settings freely).
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+
+from django.conf import settings
+from django.core.cache import cache
+
+from telemetry.base import TelemetrySource
+from telemetry.clickhouse import ClickHouseSource
+from telemetry.data_storage import DataStorageSource
+from telemetry.embedded import EmbeddedSource
+
+_built: dict[tuple, TelemetrySource] = {}
+_lock = threading.Lock()
+
+
+def _replay_anchor() -> int | None:
+    if not settings.EMBEDDED_REPLAY:
+        return None
+    if settings.EMBEDDED_REPLAY_ANCHOR:
+        anchor = datetime.fromisoformat(settings.EMBEDDED_REPLAY_ANCHOR)
+        return int((anchor if anchor.tzinfo else anchor.replace(tzinfo=timezone.utc)).timestamp())
+    # First use fixes the anchor for every process on this machine.
+    path = Path(settings.VAR_DIR) / "replay_anchor"
+    if not path.exists():
+        path.write_text(str(int(datetime.now(timezone.utc).timestamp())))
+    return int(path.read_text().strip())
+
+
+def _build(key: str) -> TelemetrySource:
+    if key == "data_storage":
+        if not settings.DATA_STORAGE_API_URL:
+            raise ValueError("TELEMETRY_SOURCE=data_storage needs DATA_STORAGE_API_URL")
+        return DataStorageSource(
+            settings.DATA_STORAGE_API_URL,
+            data_endpoint=settings.DATA_STORAGE_DATA_ENDPOINT,
+            example_endpoint=settings.DATA_STORAGE_EXAMPLE_ENDPOINT,
+            cell_endpoint=settings.DATA_STORAGE_CELL_ENDPOINT,
+            component_id=settings.DATA_STORAGE_COMPONENT_ID,
+            token=settings.DATA_STORAGE_TOKEN,
+            page_size=settings.DATA_STORAGE_PAGE_SIZE,
+            retries=settings.DATA_STORAGE_RETRIES,
+            backoff_seconds=settings.DATA_STORAGE_BACKOFF_SECONDS,
+            data_timeout=settings.DATA_STORAGE_DATA_TIMEOUT_SECONDS,
+            example_timeout=settings.DATA_STORAGE_EXAMPLE_TIMEOUT_SECONDS,
+            cell_timeout=settings.DATA_STORAGE_CELL_TIMEOUT_SECONDS,
+        )
+    if key == "clickhouse":
+        if not settings.CLICKHOUSE_DSN:
+            raise ValueError("TELEMETRY_SOURCE=clickhouse needs CLICKHOUSE_DSN")
+        return ClickHouseSource(settings.CLICKHOUSE_DSN, schema=settings.CLICKHOUSE_SCHEMA, table=settings.CLICKHOUSE_TABLE)
+    return EmbeddedSource(
+        settings.EMBEDDED_DATA_DIRS,
+        replay_anchor=_replay_anchor(),
+        replay_lead_seconds=settings.EMBEDDED_REPLAY_LEAD_SECONDS,
+    )
+
+
+def _source(key: str) -> TelemetrySource:
+    signature = (
+        key, settings.DATA_STORAGE_API_URL, settings.DATA_STORAGE_DATA_ENDPOINT, settings.CLICKHOUSE_DSN,
+        settings.CLICKHOUSE_SCHEMA, settings.CLICKHOUSE_TABLE, tuple(map(str, settings.EMBEDDED_DATA_DIRS)),
+        settings.EMBEDDED_REPLAY, settings.EMBEDDED_REPLAY_ANCHOR,
+    )
+    with _lock:
+        if signature not in _built:
+            _built[signature] = _build(key)
+        return _built[signature]
+
+
+def history_source() -> TelemetrySource:
+    key = settings.TELEMETRY_SOURCE
+    if key == "auto":
+        key = "data_storage" if settings.DATA_STORAGE_API_URL else "clickhouse" if settings.CLICKHOUSE_DSN else "embedded"
+    return _source(key)
+
+
+def latest_source() -> TelemetrySource:
+    return _source("clickhouse") if settings.CLICKHOUSE_DSN else history_source()
+
+
+def feature_fields(columns: list[str], excluded: list[str]) -> list[str]:
+    """Columns minus metadata: the excluded list, `*_samples` counts and flag columns."""
+    skip = set(excluded)
+    return sorted(c for c in dict.fromkeys(columns) if c not in skip and not c.endswith("_samples"))
+
+
+def available_fields(source: TelemetrySource | None = None) -> list[str]:
+    """Discovered KPI fields of the history source, cached for FIELD_DISCOVERY_CACHE_SECONDS."""
+    source = source or history_source()
+    cache_key = f"telemetry:fields:{source.key}:{id(source)}"
+    fields = cache.get(cache_key)
+    if fields is None:
+        fields = feature_fields(source.columns(), settings.DATA_STORAGE_EXCLUDED_FIELDS)
+        if settings.FIELD_DISCOVERY_CACHE_SECONDS:
+            cache.set(cache_key, fields, settings.FIELD_DISCOVERY_CACHE_SECONDS)
+    return fields

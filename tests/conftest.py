@@ -1,0 +1,89 @@
+"""Shared fixtures: users, API tokens, an authenticated API client, and the real services.
+
+Services come from scripts/services.sh (run by scripts/test and CI). A test that needs one
+fails with a clear message when it is missing: it never skips.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+import pytest
+
+from mlops_site.models import ApiToken
+
+
+def required_service(variable: str, what: str, prefix: str = "") -> str:
+    value = os.environ.get(variable, "")
+    if not value.startswith(prefix) or not value:
+        pytest.fail(f"{what} is not available ({variable}={value!r}); run the tests with scripts/test, "
+                    "which starts the services (scripts/services.sh)")
+    return value
+
+
+@pytest.fixture(scope="session")
+def mlflow_server_uri() -> str:
+    return required_service("MLFLOW_TRACKING_URI", "the MLflow tracking server", "http")
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> str:
+    return required_service("AWS_S3_ENDPOINT_URL", "the S3 server", "http")
+
+
+@pytest.fixture(scope="session")
+def clickhouse_dsn() -> str:
+    return required_service("CELLWISE_TEST_CLICKHOUSE_DSN", "ClickHouse (chdb)", "chdb://")
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast users
+    # The manifest storage needs collectstatic; tests render pages without it.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture
+def user(db, django_user_model):
+    return django_user_model.objects.create_user("alice", password="secret-pw")
+
+
+@pytest.fixture
+def token(user) -> str:
+    return ApiToken.issue(user=user, name="tests")[1]
+
+
+@dataclass
+class Api:
+    """The Django test client speaking JSON to /v1 with a bearer token (or none)."""
+
+    client: object
+    token: str | None
+
+    def _headers(self) -> dict:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def get(self, path: str, **params):
+        return self.client.get(f"/v1{path}", params, headers=self._headers())
+
+    def post(self, path: str, body: dict | None = None):
+        return self.client.post(f"/v1{path}", json.dumps(body or {}), content_type="application/json",
+                                headers=self._headers())
+
+    def delete(self, path: str):
+        return self.client.delete(f"/v1{path}", headers=self._headers())
+
+
+@pytest.fixture
+def api(client, token) -> Api:
+    return Api(client, token)
+
+
+@pytest.fixture
+def anonymous_api(client, db) -> Api:
+    return Api(client, None)

@@ -1,0 +1,81 @@
+"""ClickHouseSource against the real ClickHouse engine (chdb via clickhouse-connect's chdb://
+DSN; production uses http://). Both table shapes: era A wide columns, era B metrics map."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+
+import pytest
+
+from core.errors import DependencyDown
+from telemetry.clickhouse import ClickHouseSource, get_client
+
+T0 = 1_706_745_600
+CELL = 12898855
+
+
+@pytest.fixture(scope="module")
+def tables(clickhouse_dsn):
+    ch = get_client(clickhouse_dsn)
+    ch.command("CREATE DATABASE IF NOT EXISTS analytics")
+    for table in ("processed_latency", "processed"):
+        ch.command(f"DROP TABLE IF EXISTS analytics.{table}")
+    common = ("window_start_time DateTime64(3, 'UTC'), window_end_time DateTime64(3, 'UTC'), "
+              "window_duration_seconds Float64, cell_index Int32, network String")
+    ch.command(f"CREATE TABLE analytics.processed_latency ({common}, rsrp_mean Nullable(Float64), "
+               "rsrp_std Nullable(Float64), sinr_mean Nullable(Float64), sample_count Int32) "
+               "ENGINE = MergeTree ORDER BY (cell_index, window_start_time)")
+    ch.command(f"CREATE TABLE analytics.processed ({common}, ip_src Nullable(String), "
+               "metrics Map(String, Float64), sample_count Int32) ENGINE = MergeTree ORDER BY (cell_index, window_start_time)")
+    wide, mapped = [], []
+    for i in range(200):
+        if i == 50:
+            continue  # a missing window: a gap
+        start = datetime.fromtimestamp(T0 + 60 * i, timezone.utc)
+        end = datetime.fromtimestamp(T0 + 60 * i + 60, timezone.utc)
+        count = 0 if i == 120 else 60  # an empty window: a gap
+        sinr = None if i == 7 else 10.0 + i % 3
+        wide.append([start, end, 60.0, CELL, "5G", -80.0 - i % 5, 1.0, sinr, count])
+        metrics = {"rsrp_mean": -80.0 - i % 5, "rsrp_std": 1.0}
+        if sinr is not None:
+            metrics["sinr_mean"] = sinr
+        mapped.append([start, end, 60.0, CELL, "5G", None, metrics, count])
+    other = [datetime.fromtimestamp(T0, timezone.utc), datetime.fromtimestamp(T0 + 300, timezone.utc), 300.0, 42, "LTE"]
+    ch.insert("analytics.processed_latency", wide + [other + [-90.0, 1.0, 5.0, 10]],
+              column_names=["window_start_time", "window_end_time", "window_duration_seconds", "cell_index",
+                            "network", "rsrp_mean", "rsrp_std", "sinr_mean", "sample_count"])
+    ch.insert("analytics.processed", mapped + [other + [None, {"rsrp_mean": -90.0}, 10]],
+              column_names=["window_start_time", "window_end_time", "window_duration_seconds", "cell_index",
+                            "network", "ip_src", "metrics", "sample_count"])
+    return clickhouse_dsn
+
+
+@pytest.mark.parametrize("schema", ["wide", "map"])
+def test_windows_in_a_time_range(tables, schema):
+    source = ClickHouseSource(tables, schema=schema)
+    frame = source.windows(cell_index=CELL, window_seconds=60, start=T0 + 60, end=T0 + 60 * 130,
+                           fields=["rsrp_mean", "sinr_mean"])
+    assert frame.start[0] == T0 + 60 and frame.end[-1] == T0 + 60 * 130
+    assert len(frame) == 129 - 2  # minus the missing and the empty window
+    assert frame.gap_before.sum() == 3
+    sinr = frame.column("sinr_mean")
+    assert math.isnan(sinr[frame.start.tolist().index(T0 + 7 * 60)])  # NULL / missing key is NaN, never 0
+    assert frame.column("rsrp_mean")[0] == -81.0
+
+
+@pytest.mark.parametrize("schema", ["wide", "map"])
+def test_latest_windows_columns_and_cells(tables, schema):
+    source = ClickHouseSource(tables, schema=schema)
+    latest = source.latest_windows(cell_index=CELL, window_seconds=60, count=10, fields=["rsrp_mean"])
+    assert latest.start.tolist() == [T0 + 60 * i for i in range(190, 200)]
+    assert source.cells() == [42, CELL]
+    assert {"rsrp_mean", "sinr_mean", "sample_count"} <= set(source.columns())
+    five_minute = source.windows(cell_index=42, window_seconds=300, start=0, end=T0 + 300, fields=["rsrp_mean"])
+    assert five_minute.column("rsrp_mean").tolist() == [-90.0]
+
+
+def test_an_unknown_table_is_a_dependency_error(tables):
+    with pytest.raises(DependencyDown) as error:
+        ClickHouseSource(tables, schema="wide", table="analytics.nope").cells()
+    assert error.value.dependency == "ClickHouse"
