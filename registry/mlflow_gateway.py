@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -19,3 +20,16 @@ def client() -> Any:
 def error_code(error: BaseException) -> str | None:
     """MLflow's error code (e.g. RESOURCE_DOES_NOT_EXIST) or None for transport failures."""
     return getattr(error, "error_code", None)
+
+
+def ensure_local_store() -> bool:
+    """Create a local `sqlite:` tracking store's schema now, in one process.
+
+    Several workers opening a missing store at once race on its migrations; bootstrap calls this
+    before any worker starts. Returns True when it created the store.
+    """
+    uri = settings.MLFLOW_TRACKING_URI
+    if not uri.startswith("sqlite:///") or Path(uri.removeprefix("sqlite:///")).exists():
+        return False
+    client().search_experiments(max_results=1)
+    return True

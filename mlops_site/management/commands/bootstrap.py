@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand
 from core.errors import DomainError
 from mlops_site.models import ApiToken
 from mlops_site.schedules import ensure_schedules
-from registry import services
+from registry import mlflow_gateway, services
 from registry.models import ModelConfig
 
 DEMO_MODELS = [
@@ -49,6 +49,8 @@ class Command(BaseCommand):
             credentials.write_text(f"user: admin\npassword: {password}\napi token: {token}\n")
             credentials.chmod(0o600)
             self.stdout.write(f"Created the admin user; credentials in {credentials}")
+        if mlflow_gateway.ensure_local_store():
+            self.stdout.write(f"Created the local MLflow store {settings.MLFLOW_TRACKING_URI}")
         for change in ensure_schedules():
             self.stdout.write(f"schedule: {change}")
         if demo and not ModelConfig.objects.exists():
