@@ -12,6 +12,7 @@ from core.errors import DomainError
 from mlops_site.auth import WRITE_AUTH
 from mlops_site.health import run_checks
 from registry.api import router as registry_router
+from training.api import router as training_router
 
 api = NinjaAPI(
     title="cellwise",
@@ -64,3 +65,4 @@ def health(request):
 
 
 api.add_router("/", registry_router)
+api.add_router("/training", training_router)

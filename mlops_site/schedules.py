@@ -24,7 +24,10 @@ class Wanted:
 
 
 def wanted_schedules() -> list[Wanted]:
-    return [Wanted("mlflow-mirror-reconcile", "registry.tasks.mirror_flush", minutes=1)]
+    return [
+        Wanted("mlflow-mirror-reconcile", "registry.tasks.mirror_flush", minutes=1),
+        Wanted("training-recover", "training.tasks.recover", minutes=5),
+    ]
 
 
 @transaction.atomic

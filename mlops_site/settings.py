@@ -202,6 +202,18 @@ EMBEDDED_REPLAY_ANCHOR = env.str("EMBEDDED_REPLAY_ANCHOR")  # ISO time; default:
 EMBEDDED_REPLAY_LEAD_SECONDS = env.int("EMBEDDED_REPLAY_LEAD_SECONDS", 7200, min=0)
 FIELD_DISCOVERY_CACHE_SECONDS = env.int("FIELD_DISCOVERY_CACHE_SECONDS", 60, min=0)
 
+# --- Training and evaluation ------------------------------------------------------------------
+DAY = 86_400
+TRAINING_DEFAULT_LOOKBACK_SECONDS = env.int("TRAINING_DEFAULT_LOOKBACK_SECONDS", 120 * DAY, min=60)
+TRAINING_MIN_LOOKBACK_SECONDS = env.int("TRAINING_MIN_LOOKBACK_SECONDS", 3600, min=60)
+TRAINING_MAX_LOOKBACK_SECONDS = env.int("TRAINING_MAX_LOOKBACK_SECONDS", 400 * DAY, min=60)
+# A running job that shows no life (epoch or heartbeat) for this long is failed by recovery.
+TRAINING_STALE_SECONDS = env.int("TRAINING_STALE_SECONDS", 900, min=60)
+# The most recent span of data is held out of training and used for scoring, so every score
+# is on windows the version never saw. 15 days by default: the bundled data's last 15 days
+# hold 21 of its 24 cells (production usually sets a day: 86400).
+EVALUATION_SPAN_SECONDS = env.int("EVALUATION_SPAN_SECONDS", 15 * DAY, min=60)
+
 # --- API ---------------------------------------------------------------------------------------
 API_PUBLIC_READS = env.bool("API_PUBLIC_READS", False)
 API_PAGE_SIZE_MAX = 500
@@ -235,5 +247,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}, "httpx": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "httpx": {"level": "WARNING"},
+        # Warns on every pickle-format log_model; our serving artifact is the weights-only bundle.
+        "mlflow.pytorch": {"level": "ERROR"},
+    },
 }

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from training.services import training_recover
+
 
 def recover() -> list[str]:
     """Heal state a dead worker may have left behind; returns a line per thing it fixed."""
-    return []
+    return training_recover()

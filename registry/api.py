@@ -12,7 +12,9 @@ from ninja import Field, Query, Router, Schema, Status
 from mlops_site.auth import READ_AUTH, WRITE_AUTH, caller
 from mlops_site.paging import Page, PageParams, page_of
 from registry import details, selectors, services
-from registry.models import BOUNDS, MAX_INPUT_FIELDS, MAX_OUTPUT_FIELDS, NAME_PATTERN, ModelConfig
+from registry.models import (
+    BOUNDS, MAX_INPUT_FIELDS, MAX_OUTPUT_FIELDS, NAME_PATTERN, TRAINING_BOUNDS, ModelConfig,
+)
 from telemetry.sources import available_fields, history_source
 
 router = Router(tags=["registry"])
@@ -47,6 +49,11 @@ def _bounded(name: str, **kwargs) -> Any:
     return Field(ge=low, le=high, **kwargs)
 
 
+def _training(name: str) -> Any:
+    low, high, default = TRAINING_BOUNDS[name]
+    return Field(None, ge=low, le=high, description=f"default {default}")
+
+
 class ModelIn(Schema):
     name: str = Field(pattern=NAME_PATTERN, description="unique; 1-128 of letters, digits, '_' and '-'")
     architecture: Literal["ann", "lstm"]
@@ -56,6 +63,25 @@ class ModelIn(Schema):
     lookback_steps: int = _bounded("lookback_steps")
     forecast_steps: int = _bounded("forecast_steps")
     hidden_size: int = _bounded("hidden_size", default=32)
+    target_mode: Literal["residual", "level"] = Field(
+        "residual", description="predict each output's change from its last value (residual) or its level"
+    )
+    epochs: int | None = _training("epochs")
+    batch_size: int | None = _training("batch_size")
+    learning_rate: float | None = _training("learning_rate")
+    patience: int | None = _training("patience")
+    validation_fraction: float | None = _training("validation_fraction")
+    seed: int | None = _training("seed")
+
+
+class TrainingParams(Schema):
+    target_mode: str
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    patience: int
+    validation_fraction: float
+    seed: int
 
 
 class ModelOut(Schema):
@@ -68,6 +94,7 @@ class ModelOut(Schema):
     lookback_steps: int
     forecast_steps: int
     hidden_size: int
+    training: TrainingParams
     is_training: bool
     latest_version: int | None
     mlflow_mirror: Literal["synced", "pending"]
@@ -82,6 +109,7 @@ def model_out(model: ModelConfig, extra: dict[str, Any] | None = None) -> dict[s
         "input_fields": model.input_fields, "output_fields": model.output_fields,
         "window_duration_seconds": model.window_duration_seconds, "lookback_steps": model.lookback_steps,
         "forecast_steps": model.forecast_steps, "hidden_size": model.hidden_size,
+        "training": {"target_mode": model.target_mode, **model.training_params},
         "is_training": model.is_training, "latest_version": model.latest_version,
         "mlflow_mirror": "pending" if model.mirror_pending else "synced",
         "created_at": model.created_at, "updated_at": model.updated_at, "details": extra,

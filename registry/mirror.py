@@ -48,6 +48,9 @@ def _apply(client, row: MlflowOutbox) -> None:
     except Exception as error:
         code = mlflow_gateway.error_code(error)
         if row.operation == Op.CREATE_MODEL and code == mlflow_gateway.ALREADY_EXISTS:
+            # Registering a trained version may have created it first (without our tags).
+            for key, value in (payload.get("tags") or {}).items():
+                client.set_registered_model_tag(name, key, str(value))
             return
         if row.operation != Op.CREATE_MODEL and code == mlflow_gateway.DOES_NOT_EXIST:
             return  # deleting what is gone, or tagging a model deleted since: nothing left to do

@@ -20,6 +20,15 @@ BOUNDS = {
     "forecast_steps": (1, 96),
     "hidden_size": (1, 1024),
 }
+# Training hyper-parameters: (min, max, default). Each model may set its own.
+TRAINING_BOUNDS = {
+    "epochs": (1, 1000, 60),
+    "batch_size": (1, 4096, 64),
+    "learning_rate": (1e-5, 1.0, 1e-3),
+    "patience": (1, 100, 8),
+    "validation_fraction": (0.05, 0.5, 0.2),
+    "seed": (0, 2**31 - 1, 42),
+}
 MAX_INPUT_FIELDS = 64
 MAX_OUTPUT_FIELDS = 16
 
@@ -29,16 +38,28 @@ def _bounded(name: str, **kwargs) -> models.PositiveIntegerField:
     return models.PositiveIntegerField(validators=[MinValueValidator(low), MaxValueValidator(high)], **kwargs)
 
 
+def _training(name: str) -> models.Field:
+    low, high, default = TRAINING_BOUNDS[name]
+    field = models.FloatField if isinstance(default, float) else models.PositiveIntegerField
+    return field(default=default, validators=[MinValueValidator(low), MaxValueValidator(high)])
+
+
 def _bounds_constraints() -> list[models.CheckConstraint]:
+    ranges = {**BOUNDS, **{name: (low, high) for name, (low, high, _) in TRAINING_BOUNDS.items()}}
     return [
         models.CheckConstraint(condition=Q(**{f"{name}__gte": low, f"{name}__lte": high}), name=f"model_{name}_bounds")
-        for name, (low, high) in BOUNDS.items()
+        for name, (low, high) in ranges.items()
     ]
 
 
 class Architecture(models.TextChoices):
     ANN = "ann", "ANN (MLP over the flattened lookback)"
     LSTM = "lstm", "LSTM (stacked, linear head)"
+
+
+class TargetMode(models.TextChoices):
+    RESIDUAL = "residual", "change from the last observed value"
+    LEVEL = "level", "the value itself"
 
 
 class ModelConfig(models.Model):
@@ -49,6 +70,15 @@ class ModelConfig(models.Model):
     lookback_steps = _bounded("lookback_steps")
     forecast_steps = _bounded("forecast_steps")
     hidden_size = _bounded("hidden_size", default=32)
+    # Networks predict each output's change from its last observed value by default: on the real
+    # 5G data, predicting the level lost 21-132 % to persistence (DESIGN.md, known traps).
+    target_mode = models.CharField(max_length=16, choices=TargetMode.choices, default=TargetMode.RESIDUAL)
+    epochs = _training("epochs")
+    batch_size = _training("batch_size")
+    learning_rate = _training("learning_rate")
+    patience = _training("patience")
+    validation_fraction = _training("validation_fraction")
+    seed = _training("seed")
     # The training lock: taken by a conditional update when a job is created, released when it ends.
     is_training = models.BooleanField(default=False)
     training_locked_at = models.DateTimeField(null=True, blank=True)
@@ -66,6 +96,10 @@ class ModelConfig(models.Model):
     def _field_names(self, role: str) -> list[str]:
         # Reads the prefetched rows when the selector prefetched them (no query per model).
         return [f.name for f in sorted(self.fields.all(), key=lambda f: f.position) if f.role == role]
+
+    @property
+    def training_params(self) -> dict:
+        return {name: getattr(self, name) for name in TRAINING_BOUNDS}
 
     @property
     def input_fields(self) -> list[str]:

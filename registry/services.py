@@ -9,12 +9,13 @@ from collections.abc import Sequence
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from core.errors import Conflict, Invalid
 from core.events import actor_name
 from registry.models import (
-    BOUNDS, MAX_INPUT_FIELDS, MAX_OUTPUT_FIELDS, NAME_PATTERN, Architecture, MlflowOutbox, ModelConfig,
-    ModelEvent, ModelField,
+    BOUNDS, MAX_INPUT_FIELDS, MAX_OUTPUT_FIELDS, NAME_PATTERN, TRAINING_BOUNDS, Architecture, MlflowOutbox,
+    ModelConfig, ModelEvent, ModelField, ModelVersion, TargetMode,
 )
 from telemetry.sources import available_fields
 
@@ -58,7 +59,7 @@ def _check_fields(input_fields: Sequence[str], output_fields: Sequence[str]) -> 
         )
 
 
-def _check_config(name: str, architecture: str, numbers: dict[str, int]) -> None:
+def _check_config(name: str, architecture: str, numbers: dict[str, int], training: dict) -> None:
     problems = []
     if not isinstance(name, str) or not re.match(NAME_PATTERN, name):
         problems.append("name must be 1-128 characters of letters, digits, '_' or '-'")
@@ -68,15 +69,28 @@ def _check_config(name: str, architecture: str, numbers: dict[str, int]) -> None
         low, high = BOUNDS[key]
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
             problems.append(f"{key} must be an integer from {low} to {high}")
+    for key, value in training.items():
+        if key == "target_mode":
+            if value not in TargetMode.values:
+                problems.append(f"target_mode must be one of {', '.join(TargetMode.values)}")
+            continue
+        if key not in TRAINING_BOUNDS:
+            problems.append(f"unknown training parameter {key}")
+            continue
+        low, high, default = TRAINING_BOUNDS[key]
+        kind = (int, float) if isinstance(default, float) else int
+        if not isinstance(value, kind) or isinstance(value, bool) or not low <= value <= high:
+            problems.append(f"{key} must be {'a number' if kind != int else 'an integer'} from {low} to {high}")
     if problems:
         raise Invalid("; ".join(problems))
 
 
 def model_config_validate(
-    *, name: str, architecture: str, input_fields: Sequence[str], output_fields: Sequence[str], **numbers: int
+    *, name: str, architecture: str, input_fields: Sequence[str], output_fields: Sequence[str],
+    training: dict | None = None, **numbers: int,
 ) -> None:
     """Every check `model_config_create` makes, without writing (the admin form calls it)."""
-    _check_config(name, architecture, numbers)
+    _check_config(name, architecture, numbers, training or {})
     if ModelConfig.objects.filter(name=name).exists():
         raise Conflict(f"a model named {name!r} already exists")
     _check_fields(input_fields, output_fields)
@@ -94,15 +108,21 @@ def model_config_create(
     forecast_steps: int,
     hidden_size: int = 32,
     user=None,
+    **training,
 ) -> ModelConfig:
+    """Create a model config. `training` may set target_mode and any of TRAINING_BOUNDS."""
+    training = {k: v for k, v in training.items() if v is not None}
     numbers = {
         "window_duration_seconds": window_duration_seconds, "lookback_steps": lookback_steps,
         "forecast_steps": forecast_steps, "hidden_size": hidden_size,
     }
     model_config_validate(
-        name=name, architecture=architecture, input_fields=input_fields, output_fields=output_fields, **numbers
+        name=name, architecture=architecture, input_fields=input_fields, output_fields=output_fields,
+        training=training, **numbers,
     )
-    model = ModelConfig(name=name, architecture=architecture, created_by=user if _is_user(user) else None, **numbers)
+    model = ModelConfig(
+        name=name, architecture=architecture, created_by=user if _is_user(user) else None, **numbers, **training
+    )
     try:
         model.full_clean(validate_unique=False)
     except ValidationError as error:
@@ -119,6 +139,7 @@ def model_config_create(
     model_event_record(
         model=model, kind="created", actor=actor_name(user), message=f"model {name} created",
         architecture=architecture, input_fields=list(input_fields), output_fields=list(output_fields), **numbers,
+        target_mode=model.target_mode, **model.training_params,
     )
     mirror_enqueue(
         operation=MlflowOutbox.Operation.CREATE_MODEL, model_id=model.id,
@@ -145,3 +166,29 @@ def model_config_delete(*, model: ModelConfig, user=None) -> None:
 
 def _is_user(user) -> bool:
     return user is not None and getattr(user, "is_authenticated", False) and getattr(user, "pk", None) is not None
+
+
+def model_training_lock_take(*, model_id) -> bool:
+    """Take the model's training lock with a conditional update; False when someone holds it."""
+    return bool(ModelConfig.objects.filter(id=model_id, is_training=False).update(
+        is_training=True, training_locked_at=timezone.now()
+    ))
+
+
+def model_training_lock_release(*, model_id) -> bool:
+    """Release the lock (idempotent); True when it was held."""
+    return bool(ModelConfig.objects.filter(id=model_id, is_training=True).update(
+        is_training=False, training_locked_at=None
+    ))
+
+
+@transaction.atomic
+def model_version_create(*, model_id, bundle_path: str, **fields) -> ModelVersion:
+    """Record a trained version, numbered after the model's latest one (under a row lock)."""
+    model = ModelConfig.objects.select_for_update().get(id=model_id)
+    latest = model.versions.order_by("-version").values_list("version", flat=True).first() or 0
+    version = ModelVersion.objects.create(model=model, version=latest + 1, bundle_path=bundle_path, **fields)
+    model_event_record(model=model, kind="version_created", actor="worker",
+                       message=f"version {version.version} of {model.name} recorded",
+                       version=version.version, mlflow_version=version.mlflow_version)
+    return version

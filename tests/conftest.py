@@ -87,3 +87,20 @@ def api(client, token) -> Api:
 @pytest.fixture
 def anonymous_api(client, db) -> Api:
     return Api(client, None)
+
+
+@pytest.fixture
+def make_model(db):
+    """Create a model through the registry service (fields validated against the bundled data)."""
+    from registry import services
+
+    counter = iter(range(10_000))
+
+    def make(**overrides):
+        spec = dict(name=f"model-{next(counter)}", architecture="ann", input_fields=["sinr_mean", "rsrp_mean"],
+                    output_fields=["sinr_mean"], window_duration_seconds=60, lookback_steps=6, forecast_steps=2,
+                    hidden_size=8, epochs=3)
+        spec.update(overrides)
+        return services.model_config_create(**spec)
+
+    return make

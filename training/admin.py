@@ -1,0 +1,48 @@
+"""Jobs are machine-made: read-only here, with cancel and retrain actions calling services."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+
+from core.errors import DomainError
+from registry.admin import ReadOnlyAdmin
+from training import services
+from training.models import JobEvent, TrainingJob
+
+
+@admin.register(TrainingJob)
+class TrainingJobAdmin(ReadOnlyAdmin):
+    list_display = ("id", "model", "status", "progress", "val_loss", "created_at", "completed_at", "reason")
+    list_filter = ("status", "reason")
+    search_fields = ("id", "model__name", "error_message")
+    list_select_related = ("model", "version")
+    actions = ["cancel", "retrain"]
+
+    @admin.display(description="epoch")
+    def progress(self, job: TrainingJob) -> str:
+        return f"{job.epoch}/{job.total_epochs}"
+
+    @admin.action(description="Cancel the selected jobs")
+    def cancel(self, request, queryset):
+        for job in queryset:
+            try:
+                services.training_job_cancel(job=job, user=request.user)
+                self.message_user(request, f"{job}: cancel requested", messages.SUCCESS)
+            except DomainError as error:
+                self.message_user(request, error.message, messages.WARNING)
+
+    @admin.action(description="Train the selected jobs' models again")
+    def retrain(self, request, queryset):
+        for model in {job.model for job in queryset}:
+            try:
+                job = services.training_job_create(model=model, user=request.user, reason="admin retrain")
+                self.message_user(request, f"queued {job} for {model}", messages.SUCCESS)
+            except DomainError as error:
+                self.message_user(request, error.message, messages.WARNING)
+
+
+@admin.register(JobEvent)
+class JobEventAdmin(ReadOnlyAdmin):
+    list_display = ("at", "job_id", "kind", "from_status", "to_status", "actor", "message")
+    list_filter = ("kind", "to_status")
+    search_fields = ("job_id", "model_id", "message")

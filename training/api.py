@@ -1,0 +1,89 @@
+"""/v1/training: queue, list, inspect and cancel training jobs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from ninja import Field, Query, Router, Schema, Status
+
+from mlops_site.auth import READ_AUTH, WRITE_AUTH, caller
+from mlops_site.paging import Page, PageParams, page_of
+from registry import selectors as registry_selectors
+from training import selectors, services
+from training.models import JobStatus, TrainingJob
+
+router = Router(tags=["training"])
+
+
+class TrainIn(Schema):
+    model_id: uuid.UUID
+    lookback_seconds: int | None = Field(None, description="history to train on; default TRAINING_DEFAULT_LOOKBACK_SECONDS")
+
+
+class JobOut(Schema):
+    id: uuid.UUID
+    model_id: uuid.UUID
+    model_name: str
+    status: str
+    lookback_seconds: int
+    reason: str
+    created_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+    error_message: str
+    mlflow_run_id: str
+    version: int | None
+    epoch: int
+    total_epochs: int
+    train_loss: float | None
+    val_loss: float | None
+    cancel_requested: bool
+    data_summary: dict
+
+
+def job_out(job: TrainingJob) -> dict:
+    return {
+        "id": job.id, "model_id": job.model_id, "model_name": job.model.name, "status": job.status,
+        "lookback_seconds": job.lookback_seconds, "reason": job.reason, "created_at": job.created_at,
+        "started_at": job.started_at, "completed_at": job.completed_at, "error_message": job.error_message,
+        "mlflow_run_id": job.mlflow_run_id, "version": job.version.version if job.version else None,
+        "epoch": job.epoch, "total_epochs": job.total_epochs, "train_loss": job.train_loss,
+        "val_loss": job.val_loss, "cancel_requested": job.cancel_requested, "data_summary": job.data_summary,
+    }
+
+
+@router.post("/train", response={202: JobOut}, auth=WRITE_AUTH)
+def train(request, body: TrainIn):
+    """Queue a training job (202). 404 unknown model, 409 while the model has an active job."""
+    model = registry_selectors.model_get(body.model_id)
+    job = services.training_job_create(model=model, lookback_seconds=body.lookback_seconds,
+                                       user=caller(request), reason="api")
+    return Status(202, job_out(selectors.job_get(job.id)))
+
+
+class JobFilters(Schema):
+    model_id: uuid.UUID | None = None
+    status: Literal[tuple(JobStatus.values)] | None = Field(None, description="queued, running, completed, failed or cancelled")
+
+
+@router.get("/jobs", response=Page[JobOut], auth=READ_AUTH)
+def list_jobs(request, filters: Query[JobFilters], paging: Query[PageParams]):
+    """Newest first."""
+    page = page_of(selectors.job_list(model_id=filters.model_id, status=filters.status), paging)
+    page["items"] = [job_out(j) for j in page["items"]]
+    return page
+
+
+@router.get("/jobs/{job_id}", response=JobOut, auth=READ_AUTH)
+def get_job(request, job_id: uuid.UUID):
+    return job_out(selectors.job_get(job_id))
+
+
+@router.delete("/jobs/{job_id}", response=JobOut, auth=WRITE_AUTH)
+def cancel_job(request, job_id: uuid.UUID):
+    """Queued: cancelled at once. Running: stops within one epoch. Finished: 409."""
+    job = services.training_job_cancel(job=selectors.job_get(job_id), user=caller(request))
+    return job_out(selectors.job_get(job.id))
+

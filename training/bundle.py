@@ -1,0 +1,85 @@
+"""Weight bundles: everything inference and scoring need to run a trained version, in one file
+in the "models" storage (S3/MinIO in production, local files by default).
+
+A bundle is a `torch.save`d dict of tensors, numbers, strings and lists, so it loads with
+`torch.load(weights_only=True)`: no pickled code runs when a bundle is read.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from django.core.files.base import ContentFile
+from django.core.files.storage import storages
+from torch import nn
+
+from training.networks import build_network
+from training.sequences import Scaler
+
+FORMAT = 1
+
+
+@dataclass
+class Bundle:
+    architecture: str
+    input_fields: list[str]
+    output_fields: list[str]
+    window_seconds: int
+    lookback: int
+    forecast: int
+    hidden: int
+    target_mode: str
+    feature_scaler: Scaler
+    target_scaler: Scaler
+    state_dict: dict[str, torch.Tensor]
+
+    def network(self) -> nn.Module:
+        network = build_network(self.architecture, lookback=self.lookback, n_inputs=len(self.input_fields),
+                                forecast=self.forecast, n_outputs=len(self.output_fields), hidden=self.hidden)
+        network.load_state_dict(self.state_dict)
+        return network.eval()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT, "architecture": self.architecture, "input_fields": self.input_fields,
+            "output_fields": self.output_fields, "window_seconds": self.window_seconds, "lookback": self.lookback,
+            "forecast": self.forecast, "hidden": self.hidden, "target_mode": self.target_mode,
+            "feature_mean": torch.from_numpy(self.feature_scaler.mean), "feature_std": torch.from_numpy(self.feature_scaler.std),
+            "target_mean": torch.from_numpy(self.target_scaler.mean), "target_std": torch.from_numpy(self.target_scaler.std),
+            "state_dict": self.state_dict,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Bundle:
+        if data.get("format") != FORMAT:
+            raise ValueError(f"unknown bundle format {data.get('format')!r}")
+        return cls(
+            architecture=data["architecture"], input_fields=list(data["input_fields"]),
+            output_fields=list(data["output_fields"]), window_seconds=int(data["window_seconds"]),
+            lookback=int(data["lookback"]), forecast=int(data["forecast"]), hidden=int(data["hidden"]),
+            target_mode=data["target_mode"],
+            feature_scaler=Scaler(np.asarray(data["feature_mean"]), np.asarray(data["feature_std"])),
+            target_scaler=Scaler(np.asarray(data["target_mean"]), np.asarray(data["target_std"])),
+            state_dict=data["state_dict"],
+        )
+
+
+def save_bundle(bundle: Bundle, key: str) -> str:
+    """Write the bundle under `key` in the models storage; returns the key actually used."""
+    buffer = io.BytesIO()
+    torch.save(bundle.to_dict(), buffer)
+    return storages["models"].save(key, ContentFile(buffer.getvalue()))
+
+
+def load_bundle(key: str) -> Bundle:
+    with storages["models"].open(key, "rb") as handle:
+        data = torch.load(io.BytesIO(handle.read()), weights_only=True, map_location="cpu")
+    return Bundle.from_dict(data)
+
+
+def delete_bundle(key: str) -> None:
+    storages["models"].delete(key)

@@ -1,0 +1,171 @@
+"""What a worker does with a claimed job.
+
+1. Fetch the model's windows for every cell over [now − lookback, now − evaluation span]
+   (the span is held out, so every later score is on data the version never saw).
+2. Build gap-aware samples per cell; skip and count cells with too little data.
+3. Split by time, fit scalers on the training split, fit the network (progress and the cancel
+   flag go through the job row once per epoch).
+4. Cancelled → stop, register nothing. Else write the weight bundle, log the MLflow run and
+   version, record the `ModelVersion` and complete the job. Any failure fails the job with a
+   readable message and removes what was half-written.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+
+from core.errors import DomainError
+from registry import services as registry_services
+from registry.models import ModelConfig
+from telemetry.sources import history_source
+from training import services
+from training.bundle import Bundle, delete_bundle, save_bundle
+from training.models import TrainingJob
+from training.networks import build_network
+from training.sequences import SampleSet, Scaler, build_samples, concat, targets, time_split
+from training.trainer import fit
+
+log = logging.getLogger(__name__)
+HEARTBEAT_SECONDS = 5.0
+
+
+class NotEnoughData(DomainError):
+    pass
+
+
+@dataclass
+class Dataset:
+    samples: SampleSet
+    summary: dict
+
+
+def _utc(timestamp: int) -> str:
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat()
+
+
+def fetch_samples(model: ModelConfig, *, lookback_seconds: int, job_id=None) -> Dataset:
+    source = history_source()
+    end = source.now() - settings.EVALUATION_SPAN_SECONDS
+    start = end - lookback_seconds
+    fields = list(dict.fromkeys(model.input_fields + model.output_fields))
+    need = model.lookback_steps + model.forecast_steps
+    per_cell, windows, longest, skipped = [], 0, 0, 0
+    last_beat = time.monotonic()
+    cells = source.cells()
+    for cell in cells:
+        frame = source.windows(cell_index=cell, window_seconds=model.window_duration_seconds,
+                               start=start, end=end, fields=fields)
+        windows += len(frame)
+        longest = max([longest] + [b - a for a, b in frame.segments()])
+        samples = build_samples(frame, inputs=model.input_fields, outputs=model.output_fields,
+                                lookback=model.lookback_steps, forecast=model.forecast_steps)
+        if len(samples):
+            per_cell.append(samples)
+        else:
+            skipped += 1
+        if job_id and time.monotonic() - last_beat > HEARTBEAT_SECONDS:
+            services.training_job_heartbeat(job_id=job_id)
+            last_beat = time.monotonic()
+    if not per_cell:
+        raise NotEnoughData(
+            f"not enough data to train {model.name}: {source.name} had {windows} windows of "
+            f"{model.window_duration_seconds} s in {len(cells)} cells between {_utc(start)} and {_utc(end)}, "
+            f"the longest unbroken run being {longest} windows; one sample needs {need} contiguous windows "
+            f"(lookback {model.lookback_steps} + forecast {model.forecast_steps}) without missing values"
+        )
+    samples = concat(per_cell)
+    return Dataset(samples, {
+        "source": source.name, "data_from": _utc(start), "data_until": _utc(end), "cells_total": len(cells),
+        "cells_used": len(per_cell), "cells_skipped": skipped, "windows": windows, "runs": samples.segments,
+        "samples": len(samples), "samples_dropped_nan": samples.dropped_nan,
+    })
+
+
+def run(job_id) -> str:
+    """Run one job end to end; returns its final status."""
+    job = services.training_job_claim(job_id=job_id, worker=services.worker_id())
+    if job is None:
+        return "not claimed"
+    try:
+        return _train(job)
+    except Exception as error:  # every failure ends the job readably and frees the lock
+        log.exception("training job %s failed", job_id)
+        message = error.message if isinstance(error, DomainError) else f"{type(error).__name__}: {error}"
+        services.training_job_fail(job_id=job_id, error=message)
+        return "failed"
+
+
+def _train(job: TrainingJob) -> str:
+    began = time.perf_counter()
+    model = ModelConfig.objects.prefetch_related("fields").get(id=job.model_id)
+    data = fetch_samples(model, lookback_seconds=job.lookback_seconds, job_id=job.id)
+    train, val = time_split(data.samples, model.validation_fraction)
+    if len(train) < 2 or len(val) < 1:
+        raise NotEnoughData(f"only {len(data.samples)} samples for {model.name}; training needs at least 3")
+    feature_scaler = Scaler.fit(train.x)
+    target_scaler = Scaler.fit(targets(train, model.target_mode))
+    x_train, x_val = feature_scaler.transform(train.x), feature_scaler.transform(val.x)
+    y_train = target_scaler.transform(targets(train, model.target_mode))
+    y_val = target_scaler.transform(targets(val, model.target_mode))
+    network = build_network(model.architecture, lookback=model.lookback_steps, n_inputs=len(model.input_fields),
+                            forecast=model.forecast_steps, n_outputs=len(model.output_fields),
+                            hidden=model.hidden_size)
+    result = fit(
+        network, x_train, y_train, x_val, y_val, epochs=model.epochs, batch_size=model.batch_size,
+        learning_rate=model.learning_rate, patience=model.patience, seed=model.seed,
+        on_epoch=lambda epoch, tl, vl: services.training_job_progress(job_id=job.id, epoch=epoch,
+                                                                      train_loss=tl, val_loss=vl),
+    )
+    if result.stopped == "cancelled":
+        services.training_job_mark_cancelled(job_id=job.id)
+        return "cancelled"
+
+    # The loss of always predicting the training mean (0 once scaled): the bar a model must clear.
+    mean_loss = float(np.mean(y_val**2))
+    summary = {**data.summary, "samples_train": len(train), "samples_val": len(val),
+               "best_epoch": result.best_epoch, "epochs_run": len(result.history), "stopped": result.stopped,
+               "fit_seconds": round(result.seconds, 3)}
+    metrics = {"best_val_loss": result.best_val_loss, "train_mean_val_loss": mean_loss,
+               "final_train_loss": result.history[-1]["train_loss"] if result.history else float("nan")}
+    bundle = Bundle(
+        architecture=model.architecture, input_fields=model.input_fields, output_fields=model.output_fields,
+        window_seconds=model.window_duration_seconds, lookback=model.lookback_steps, forecast=model.forecast_steps,
+        hidden=model.hidden_size, target_mode=model.target_mode, feature_scaler=feature_scaler,
+        target_scaler=target_scaler, state_dict=result.state_dict,
+    )
+    bundle_key = save_bundle(bundle, f"models/{model.id}/{job.id}.pt")
+    try:
+        from training.tracking import log_training_run
+
+        tracked = log_training_run(
+            model_id=str(model.id), model_name=model.name, job_id=str(job.id),
+            params={"architecture": model.architecture, "input_fields": ",".join(model.input_fields),
+                    "output_fields": ",".join(model.output_fields), "window_seconds": model.window_duration_seconds,
+                    "lookback_steps": model.lookback_steps, "forecast_steps": model.forecast_steps,
+                    "hidden_size": model.hidden_size, "target_mode": model.target_mode,
+                    "lookback_seconds": job.lookback_seconds, **model.training_params, **summary},
+            history=result.history, metrics=metrics, network=network, input_example=x_val[:1],
+        )
+        summary["job_seconds"] = round(time.perf_counter() - began, 3)
+        with transaction.atomic():  # the version exists only if the job completes
+            version = registry_services.model_version_create(
+                model_id=model.id, bundle_path=bundle_key, mlflow_run_id=tracked.run_id,
+                mlflow_version=tracked.mlflow_version,
+                trained_from=datetime.fromisoformat(summary["data_from"]),
+                trained_until=datetime.fromisoformat(summary["data_until"]),
+                metrics=metrics, data_summary=summary,
+            )
+            if not services.training_job_complete(job_id=job.id, version=version, mlflow_run_id=tracked.run_id,
+                                                  summary=summary):
+                raise RuntimeError("the job was ended elsewhere (cancelled or failed) while it finished")
+    except BaseException:
+        delete_bundle(bundle_key)
+        raise
+    return "completed"

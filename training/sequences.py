@@ -1,0 +1,110 @@
+"""Sliding (lookback, inputs) → (forecast, outputs) samples from window frames, vectorised.
+
+A sample is windows i … i+lookback+forecast-1 of one frame; it exists only when those windows
+are contiguous (no gap inside) and hold no NaN in the inputs, the targets or the last observed
+outputs. No Python loop runs per sample: valid origins come from the gap marks' running
+segment id, and the samples are gathered with one fancy index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from telemetry.frame import WindowFrame
+
+
+@dataclass
+class SampleSet:
+    x: np.ndarray  # float32 (n, lookback, inputs)
+    y: np.ndarray  # float32 (n, forecast, outputs): the future values (levels)
+    last: np.ndarray  # float32 (n, outputs): outputs' values in the last lookback window
+    origin: np.ndarray  # int64 (n,): end time of the last lookback window
+    cell: np.ndarray  # int64 (n,)
+    dropped_nan: int = 0  # candidate samples dropped for a NaN
+    segments: int = 0  # contiguous runs seen
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def take(self, index: np.ndarray) -> SampleSet:
+        return SampleSet(self.x[index], self.y[index], self.last[index], self.origin[index], self.cell[index])
+
+
+@dataclass
+class Scaler:
+    """Per-feature standardisation, fitted on the training split only."""
+
+    mean: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    std: np.ndarray = field(default_factory=lambda: np.ones(0, np.float32))
+
+    @classmethod
+    def fit(cls, values: np.ndarray) -> Scaler:
+        flat = values.reshape(-1, values.shape[-1]).astype(np.float64)
+        std = flat.std(axis=0)
+        return cls(flat.mean(axis=0).astype(np.float32), np.where(std > 1e-12, std, 1.0).astype(np.float32))
+
+    def transform(self, values: np.ndarray) -> np.ndarray:
+        return ((values - self.mean) / self.std).astype(np.float32)
+
+    def inverse(self, values: np.ndarray) -> np.ndarray:
+        return values * self.std + self.mean
+
+
+def build_samples(frame: WindowFrame, *, inputs: Sequence[str], outputs: Sequence[str],
+                  lookback: int, forecast: int) -> SampleSet:
+    """All valid samples of one cell's frame, in time order."""
+    width = lookback + forecast
+    n = len(frame)
+    x_cols = [frame.fields.index(f) for f in inputs]
+    y_cols = [frame.fields.index(f) for f in outputs]
+    segment = np.cumsum(frame.gap_before)
+    segments = int(segment[-1]) if n else 0
+    if n < width:
+        return _empty(lookback, forecast, len(inputs), len(outputs), segments=segments)
+    origins = np.arange(n - width + 1)
+    origins = origins[segment[origins] == segment[origins + width - 1]]  # no gap inside the span
+    window = origins[:, None] + np.arange(width)  # (samples, width) indexes into the frame
+    x = frame.values[:, x_cols][window[:, :lookback]]
+    y = frame.values[:, y_cols][window[:, lookback:]]
+    last = frame.values[:, y_cols][origins + lookback - 1]
+    finite = np.isfinite(x).all(axis=(1, 2)) & np.isfinite(y).all(axis=(1, 2)) & np.isfinite(last).all(axis=1)
+    keep = origins[finite]
+    return SampleSet(
+        x=x[finite].astype(np.float32), y=y[finite].astype(np.float32), last=last[finite].astype(np.float32),
+        origin=frame.end[keep + lookback - 1], cell=np.full(len(keep), frame.cell_index, np.int64),
+        dropped_nan=int((~finite).sum()), segments=segments,
+    )
+
+
+def concat(sets: Iterable[SampleSet]) -> SampleSet:
+    sets = list(sets)
+    joined = SampleSet(
+        x=np.concatenate([s.x for s in sets]), y=np.concatenate([s.y for s in sets]),
+        last=np.concatenate([s.last for s in sets]), origin=np.concatenate([s.origin for s in sets]),
+        cell=np.concatenate([s.cell for s in sets]),
+    )
+    joined.dropped_nan = sum(s.dropped_nan for s in sets)
+    joined.segments = sum(s.segments for s in sets)
+    return joined
+
+
+def time_split(samples: SampleSet, validation_fraction: float) -> tuple[SampleSet, SampleSet]:
+    """Earlier samples train, the latest `validation_fraction` (by origin time) validate."""
+    order = np.argsort(samples.origin, kind="stable")
+    n_val = max(1, int(round(len(order) * validation_fraction))) if len(order) > 1 else 0
+    return samples.take(order[: len(order) - n_val]), samples.take(order[len(order) - n_val:])
+
+
+def targets(samples: SampleSet, mode: str) -> np.ndarray:
+    """What the network learns: the change from the last observed value, or the level."""
+    return samples.y - samples.last[:, None, :] if mode == "residual" else samples.y
+
+
+def _empty(lookback: int, forecast: int, n_in: int, n_out: int, segments: int = 0) -> SampleSet:
+    return SampleSet(
+        np.empty((0, lookback, n_in), np.float32), np.empty((0, forecast, n_out), np.float32),
+        np.empty((0, n_out), np.float32), np.empty(0, np.int64), np.empty(0, np.int64), 0, segments,
+    )

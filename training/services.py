@@ -1,0 +1,192 @@
+"""Every training-job transition. Each is guarded by a conditional update on the status, so
+two workers (or a worker and an API call) can never both move the same job, and each writes
+a `JobEvent`. Ending a job, however it ends, releases the model's training lock."""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from core.errors import Conflict, Invalid
+from core.events import actor_name
+from registry import services as registry_services
+from registry.models import ModelConfig, ModelVersion
+from training.models import ACTIVE, JobEvent, JobStatus, TrainingJob
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _event(job: TrainingJob, *, kind: str, actor: str, message: str, from_status: str = "",
+           to_status: str = "", **details) -> None:
+    JobEvent.objects.create(job_id=job.id, model_id=job.model_id, kind=kind, actor=actor, message=message,
+                            from_status=from_status, to_status=to_status, details=details)
+
+
+def _move(job_id, *, from_statuses, to_status: str, **fields) -> bool:
+    """The guarded transition: True when this caller moved the job."""
+    return bool(TrainingJob.objects.filter(id=job_id, status__in=from_statuses).update(status=to_status, **fields))
+
+
+def lookback_range() -> tuple[int, int]:
+    return settings.TRAINING_MIN_LOOKBACK_SECONDS, settings.TRAINING_MAX_LOOKBACK_SECONDS
+
+
+@transaction.atomic
+def training_job_create(*, model: ModelConfig, lookback_seconds: int | None = None, user=None,
+                        reason: str = "api") -> TrainingJob:
+    """Queue a job: take the model's training lock (409 naming the active job if it is held)."""
+    low, high = lookback_range()
+    lookback = settings.TRAINING_DEFAULT_LOOKBACK_SECONDS if lookback_seconds is None else lookback_seconds
+    if not isinstance(lookback, int) or isinstance(lookback, bool) or not low <= lookback <= high:
+        raise Invalid(f"lookback_seconds must be an integer from {low} to {high} (got {lookback_seconds!r})")
+    if not registry_services.model_training_lock_take(model_id=model.id):
+        active = TrainingJob.objects.filter(model_id=model.id, status__in=ACTIVE).first()
+        detail = f"job {active.id} is {active.status}" if active else "its training lock is held"
+        raise Conflict(f"model {model.name!r} is already training: {detail}",
+                       job_id=str(active.id) if active else None)
+    job = TrainingJob.objects.create(model=model, lookback_seconds=lookback, total_epochs=model.epochs,
+                                     requested_by=user if getattr(user, "pk", None) else None, reason=reason)
+    _event(job, kind="queued", actor=actor_name(user), message=f"training of {model.name} queued ({reason})",
+           to_status=JobStatus.QUEUED, lookback_seconds=lookback)
+    transaction.on_commit(lambda: _enqueue(job))
+    return job
+
+
+def _enqueue(job: TrainingJob) -> None:
+    from django_q.tasks import async_task
+
+    async_task("training.tasks.run_training_job", str(job.id), task_name=f"train-{job.model.name}-{job.id}",
+               group="training", timeout=settings.Q_TASK_TIMEOUT_SECONDS)
+
+
+def training_job_claim(*, job_id, worker: str) -> TrainingJob | None:
+    """queued → running for exactly one worker; None when the job is not queued any more."""
+    now = timezone.now()
+    if not _move(job_id, from_statuses=[JobStatus.QUEUED], to_status=JobStatus.RUNNING,
+                 started_at=now, worker=worker, heartbeat_at=now):
+        return None
+    job = TrainingJob.objects.select_related("model").get(id=job_id)
+    _event(job, kind="started", actor=worker, message=f"running on {worker}",
+           from_status=JobStatus.QUEUED, to_status=JobStatus.RUNNING)
+    return job
+
+
+def training_job_progress(*, job_id, epoch: int, train_loss: float, val_loss: float) -> bool:
+    """Save one epoch's progress (one UPDATE); False when a cancel was requested."""
+    return bool(TrainingJob.objects.filter(id=job_id, status=JobStatus.RUNNING, cancel_requested=False).update(
+        epoch=epoch, train_loss=train_loss, val_loss=val_loss, heartbeat_at=timezone.now()
+    ))
+
+
+def training_job_heartbeat(*, job_id) -> bool:
+    """Show life during long phases; False when a cancel was requested."""
+    return bool(TrainingJob.objects.filter(id=job_id, status=JobStatus.RUNNING, cancel_requested=False).update(
+        heartbeat_at=timezone.now()
+    ))
+
+
+@transaction.atomic
+def training_job_complete(*, job_id, version: ModelVersion, mlflow_run_id: str, summary: dict) -> bool:
+    job = TrainingJob.objects.get(id=job_id)
+    if not _move(job_id, from_statuses=[JobStatus.RUNNING], to_status=JobStatus.COMPLETED,
+                 completed_at=timezone.now(), version=version, mlflow_run_id=mlflow_run_id, data_summary=summary):
+        return False
+    registry_services.model_training_lock_release(model_id=job.model_id)
+    _event(job, kind="completed", actor=job.worker or "worker", message=f"version {version.version} trained",
+           from_status=JobStatus.RUNNING, to_status=JobStatus.COMPLETED, version=version.version,
+           mlflow_run_id=mlflow_run_id)
+    return True
+
+
+@transaction.atomic
+def training_job_fail(*, job_id, error: str, actor: str = "worker") -> bool:
+    """Any active job → failed with a readable error; the lock is released."""
+    job = TrainingJob.objects.filter(id=job_id).first()
+    if job is None or not _move(job_id, from_statuses=list(ACTIVE), to_status=JobStatus.FAILED,
+                                completed_at=timezone.now(), error_message=error[:5000]):
+        return False
+    registry_services.model_training_lock_release(model_id=job.model_id)
+    _event(job, kind="failed", actor=actor, message=error[:500], from_status=job.status, to_status=JobStatus.FAILED)
+    return True
+
+
+@transaction.atomic
+def training_job_cancel(*, job: TrainingJob, user=None) -> TrainingJob:
+    """Queued: cancelled at once. Running: flagged; the worker stops within one epoch."""
+    actor = actor_name(user)
+    if _move(job.id, from_statuses=[JobStatus.QUEUED], to_status=JobStatus.CANCELLED, completed_at=timezone.now(),
+             cancel_requested=True):
+        registry_services.model_training_lock_release(model_id=job.model_id)
+        _event(job, kind="cancelled", actor=actor, message="cancelled before it started",
+               from_status=JobStatus.QUEUED, to_status=JobStatus.CANCELLED)
+    elif TrainingJob.objects.filter(id=job.id, status=JobStatus.RUNNING, cancel_requested=False).update(
+            cancel_requested=True):
+        _event(job, kind="cancel_requested", actor=actor, message="cancel requested; stops within one epoch")
+    elif not TrainingJob.objects.filter(id=job.id, status=JobStatus.RUNNING).exists():
+        current = TrainingJob.objects.get(id=job.id).status
+        raise Conflict(f"job {job.id} is {current}; only queued or running jobs can be cancelled")
+    return TrainingJob.objects.get(id=job.id)
+
+
+@transaction.atomic
+def training_job_mark_cancelled(*, job_id) -> bool:
+    """The worker's side of a cancel: running → cancelled, nothing registered, lock released."""
+    job = TrainingJob.objects.get(id=job_id)
+    if not _move(job_id, from_statuses=[JobStatus.RUNNING], to_status=JobStatus.CANCELLED,
+                 completed_at=timezone.now()):
+        return False
+    registry_services.model_training_lock_release(model_id=job.model_id)
+    _event(job, kind="cancelled", actor=job.worker or "worker", message=f"stopped after epoch {job.epoch}",
+           from_status=JobStatus.RUNNING, to_status=JobStatus.CANCELLED)
+    return True
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a killed worker whose parent died too may linger as a zombie until PID 1 reaps it
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def training_recover(*, stale_after_seconds: int | None = None) -> list[str]:
+    """Fail jobs whose worker died and free locks nobody holds. Safe to run anywhere, any time.
+
+    A running job is orphaned when its worker process on this host is gone, or (any host) when
+    it has shown no life for `TRAINING_STALE_SECONDS`.
+    """
+    stale_after = stale_after_seconds or settings.TRAINING_STALE_SECONDS
+    host, lines = socket.gethostname(), []
+    cutoff = timezone.now() - timedelta(seconds=stale_after)
+    for job in TrainingJob.objects.filter(status=JobStatus.RUNNING).select_related("model"):
+        job_host, _, pid = job.worker.rpartition(":")
+        if job_host == host and pid.isdigit() and not _process_alive(int(pid)):
+            reason = f"its worker process {job.worker} died while it was running"
+        elif job.heartbeat_at is None or job.heartbeat_at < cutoff:
+            reason = f"no sign of life from its worker {job.worker or '?'} for over {stale_after} s"
+        else:
+            continue
+        if training_job_fail(job_id=job.id, error=f"Training was interrupted: {reason}. Train again.",
+                             actor="recovery"):
+            lines.append(f"failed job {job.id} of {job.model.name}: {reason}")
+    # A lock is taken in the same transaction that queues its job; the age guard keeps us from
+    # reading "no job" just before such a transaction commits.
+    active_models = TrainingJob.objects.filter(status__in=ACTIVE).values("model_id")
+    old_locks = ModelConfig.objects.filter(is_training=True, training_locked_at__lt=timezone.now() - timedelta(minutes=1))
+    for model in old_locks.exclude(id__in=active_models):
+        if registry_services.model_training_lock_release(model_id=model.id):
+            lines.append(f"released the stale training lock of {model.name}")
+    return lines
