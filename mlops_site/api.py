@@ -11,6 +11,8 @@ from ninja.errors import AuthenticationError, ValidationError
 from core.errors import DomainError
 from mlops_site.auth import WRITE_AUTH
 from mlops_site.health import run_checks
+from inference.api import router as inference_router
+from performance.api import router as performance_router
 from registry.api import router as registry_router
 from training.api import router as training_router
 
@@ -66,3 +68,5 @@ def health(request):
 
 api.add_router("/", registry_router)
 api.add_router("/training", training_router)
+api.add_router("/inference", inference_router)
+api.add_router("/performance", performance_router)

@@ -214,6 +214,10 @@ TRAINING_STALE_SECONDS = env.int("TRAINING_STALE_SECONDS", 900, min=60)
 # hold 21 of its 24 cells (production usually sets a day: 86400).
 EVALUATION_SPAN_SECONDS = env.int("EVALUATION_SPAN_SECONDS", 15 * DAY, min=60)
 
+EVALUATION_MAX_CELLS = env.int("EVALUATION_MAX_CELLS", 50, min=1)
+EVALUATION_MAX_ORIGINS_PER_CELL = env.int("EVALUATION_MAX_ORIGINS_PER_CELL", 1000, min=1)
+INFERENCE_CACHE_SIZE = env.int("INFERENCE_CACHE_SIZE", 32, min=1)
+
 # --- API ---------------------------------------------------------------------------------------
 API_PUBLIC_READS = env.bool("API_PUBLIC_READS", False)
 API_PAGE_SIZE_MAX = 500

@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 
 from core.errors import DomainError
 from registry import services
-from registry.models import BOUNDS, MlflowOutbox, ModelConfig, ModelEvent, ModelVersion
+from registry.models import BOUNDS, FieldBest, MlflowOutbox, ModelConfig, ModelEvent, ModelVersion
 from telemetry.sources import available_fields
 
 CONFIG_FIELDS = ("name", "architecture", "input_fields", "output_fields", *BOUNDS)
@@ -157,3 +157,13 @@ class ModelEventAdmin(ReadOnlyAdmin):
 class MlflowOutboxAdmin(ReadOnlyAdmin):
     list_display = ("id", "operation", "model_id", "attempts", "last_attempt_at", "last_error")
     list_filter = ("operation",)
+
+
+@admin.register(FieldBest)
+class FieldBestAdmin(ReadOnlyAdmin):
+    """Elections are made by evaluations or the set-best action, never edited by hand."""
+
+    list_display = ("field", "model", "version", "metric", "baseline_score", "elected_at", "elected_by")
+    list_filter = ("metric", "elected_by")
+    search_fields = ("field", "model__name")
+    list_select_related = ("model", "version")

@@ -194,3 +194,26 @@ class MlflowOutbox(models.Model):
     @property
     def registered_model(self) -> str:
         return str(self.model_id)
+
+
+class FieldBest(models.Model):
+    """The model (and version) elected to serve forecasts of one output field.
+
+    Elections happen in `performance`; the result lives here, next to the models it points at,
+    so inference can resolve "the best model for a field" without depending on performance.
+    The unique field makes "one best per field" a database rule.
+    """
+
+    field = models.CharField(max_length=128, unique=True)
+    model = models.ForeignKey(ModelConfig, on_delete=models.CASCADE, related_name="best_for")
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="+")
+    metric = models.CharField(max_length=8)
+    baseline_score = models.FloatField(help_text="the score at election: the degradation reference")
+    elected_at = models.DateTimeField()
+    elected_by = models.CharField(max_length=150, help_text="'evaluation', 'monitor' or the user who set it")
+
+    class Meta:
+        ordering = ["field"]
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.model}"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from django.db.models import Exists, Max, OuterRef, Prefetch, QuerySet
+from django.db.models import Exists, Max, OuterRef, Prefetch, QuerySet, Subquery
 
 from core.errors import NotFound
-from registry.models import MlflowOutbox, ModelConfig, ModelField
+from registry.models import FieldBest, MlflowOutbox, ModelConfig, ModelField, ModelVersion
 
 
 def model_queryset() -> QuerySet[ModelConfig]:
@@ -40,3 +40,24 @@ def model_get(model_id: uuid.UUID | str) -> ModelConfig:
 def fields_with_models() -> set[str]:
     """Output fields that at least one model forecasts."""
     return set(ModelField.objects.filter(role=ModelField.Role.OUTPUT).values_list("name", flat=True).distinct())
+
+
+def field_best(field: str) -> FieldBest | None:
+    return (FieldBest.objects.select_related("model", "version")
+            .prefetch_related(Prefetch("model__fields", queryset=ModelField.objects.order_by("position")))
+            .filter(field=field).first())
+
+
+def latest_version(model_id) -> ModelVersion | None:
+    return ModelVersion.objects.filter(model_id=model_id).order_by("-version").first()
+
+
+def models_for_field(field: str) -> list[ModelConfig]:
+    """Every model that forecasts `field`, with its latest version prefetched as `latest`."""
+    models = list(model_list(output_field=field))
+    newest = ModelVersion.objects.filter(model_id=OuterRef("model_id")).order_by("-version").values("id")[:1]
+    versions = ModelVersion.objects.filter(model__in=models, id=Subquery(newest))
+    latest = {v.model_id: v for v in versions}
+    for model in models:
+        model.latest = latest.get(model.id)
+    return models

@@ -15,7 +15,7 @@ from core.errors import Conflict, Invalid
 from core.events import actor_name
 from registry.models import (
     BOUNDS, MAX_INPUT_FIELDS, MAX_OUTPUT_FIELDS, NAME_PATTERN, TRAINING_BOUNDS, Architecture, MlflowOutbox,
-    ModelConfig, ModelEvent, ModelField, ModelVersion, TargetMode,
+    FieldBest, ModelConfig, ModelEvent, ModelField, ModelVersion, TargetMode,
 )
 from telemetry.sources import available_fields
 
@@ -192,3 +192,24 @@ def model_version_create(*, model_id, bundle_path: str, **fields) -> ModelVersio
                        message=f"version {version.version} of {model.name} recorded",
                        version=version.version, mlflow_version=version.mlflow_version)
     return version
+
+
+def field_best_set(*, field: str, model: ModelConfig, version: ModelVersion, metric: str, baseline_score: float,
+                   elected_by: str) -> FieldBest | None:
+    """Make `model` the field's best (one per field, by a unique constraint); returns the previous best.
+
+    Mirrors the seed's tags: `best_for:` and `baseline_score:` move from the old best to the new.
+    """
+    with transaction.atomic():
+        previous = FieldBest.objects.select_for_update().select_related("model").filter(field=field).first()
+        FieldBest.objects.update_or_create(field=field, defaults=dict(
+            model=model, version=version, metric=metric, baseline_score=baseline_score,
+            elected_at=timezone.now(), elected_by=elected_by,
+        ))
+        if previous is not None and previous.model_id != model.id:
+            mirror_enqueue(operation=MlflowOutbox.Operation.DELETE_MODEL_TAGS, model_id=previous.model_id,
+                           payload={"keys": [f"best_for:{field}", f"baseline_score:{field}"]})
+        mirror_enqueue(operation=MlflowOutbox.Operation.SET_MODEL_TAGS, model_id=model.id, payload={"tags": {
+            f"best_for:{field}": "true", f"baseline_score:{field}": repr(float(baseline_score)),
+        }})
+    return previous

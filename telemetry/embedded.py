@@ -149,6 +149,13 @@ class EmbeddedSource(TelemetrySource):
         frame = self._frames(int(cell_index), int(window_seconds))
         return frame.between(start, min(end, self.now())).select(fields)
 
+    def latest_windows(
+        self, *, cell_index: int, window_seconds: int, count: int, fields: Sequence[str]
+    ) -> WindowFrame:
+        frame = self._frames(int(cell_index), int(window_seconds))
+        visible = int(np.searchsorted(frame.end, self.now(), side="right"))
+        return frame.take(slice(max(0, visible - count), visible)).select(fields)
+
     def clear_cache(self) -> None:
         with self._lock:
             self._records = None

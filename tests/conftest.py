@@ -48,6 +48,16 @@ def _test_settings(settings):
     }
 
 
+@pytest.fixture(autouse=True)
+def _fresh_inference_cache():
+    """Version ids can repeat across tests (rolled-back rows); never serve another test's bundle."""
+    from inference import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def user(db, django_user_model):
     return django_user_model.objects.create_user("alice", password="secret-pw")

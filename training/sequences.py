@@ -23,6 +23,7 @@ class SampleSet:
     last: np.ndarray  # float32 (n, outputs): outputs' values in the last lookback window
     origin: np.ndarray  # int64 (n,): end time of the last lookback window
     cell: np.ndarray  # int64 (n,)
+    index: np.ndarray | None = None  # int64 (n,): each sample's first window in its frame
     dropped_nan: int = 0  # candidate samples dropped for a NaN
     segments: int = 0  # contiguous runs seen
 
@@ -30,7 +31,8 @@ class SampleSet:
         return len(self.x)
 
     def take(self, index: np.ndarray) -> SampleSet:
-        return SampleSet(self.x[index], self.y[index], self.last[index], self.origin[index], self.cell[index])
+        return SampleSet(self.x[index], self.y[index], self.last[index], self.origin[index], self.cell[index],
+                         None if self.index is None else self.index[index])
 
 
 @dataclass
@@ -78,7 +80,8 @@ def build_samples(frame: WindowFrame, *, inputs: Sequence[str], outputs: Sequenc
         x=np.take(x_values, keep[:, None] + steps[:lookback], axis=0),
         y=np.take(y_values, keep[:, None] + steps[lookback:], axis=0),
         last=y_values[keep + lookback - 1], origin=frame.end[keep + lookback - 1],
-        cell=np.full(len(keep), frame.cell_index, np.int64), dropped_nan=int(bad.sum()), segments=segments,
+        cell=np.full(len(keep), frame.cell_index, np.int64), index=keep, dropped_nan=int(bad.sum()),
+        segments=segments,
     )
 
 
@@ -109,5 +112,6 @@ def targets(samples: SampleSet, mode: str) -> np.ndarray:
 def _empty(lookback: int, forecast: int, n_in: int, n_out: int, segments: int = 0) -> SampleSet:
     return SampleSet(
         np.empty((0, lookback, n_in), np.float32), np.empty((0, forecast, n_out), np.float32),
-        np.empty((0, n_out), np.float32), np.empty(0, np.int64), np.empty(0, np.int64), 0, segments,
+        np.empty((0, n_out), np.float32), np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64),
+        0, segments,
     )

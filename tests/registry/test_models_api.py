@@ -152,4 +152,5 @@ def test_list_costs_the_same_queries_for_10_or_1000_models(api):
     with CaptureQueriesContext(connection) as large:
         response = api.get("/models", include_details="true", limit=500)
     assert len(response.json()["items"]) == 500 and response.json()["count"] == 1000
-    assert len(large) == len(small) <= 6
+    # token, count, page, fields, latest jobs, latest scores, best-for: the same for any page size
+    assert len(large) == len(small) <= 7

@@ -26,7 +26,7 @@ DEMO_MODELS = [
     dict(name="demo-sinr-ann-10s", architecture="ann", window_duration_seconds=10, lookback_steps=12,
          forecast_steps=3, hidden_size=32, output_fields=["sinr_mean"],
          input_fields=["sinr_mean", "rsrp_mean", "rsrq_mean", "cqi_mean"]),
-    dict(name="demo-rsrp-lstm-60s", architecture="lstm", window_duration_seconds=60, lookback_steps=10,
+    dict(name="demo-rsrp-lstm-60s", architecture="lstm", window_duration_seconds=60, lookback_steps=5,
          forecast_steps=1, hidden_size=32, output_fields=["rsrp_mean"],
          input_fields=["rsrp_mean", "rsrq_mean", "sinr_mean"]),
 ]

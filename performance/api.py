@@ -1,0 +1,209 @@
+"""/v1/performance/{field}: evaluate, read, override and monitor the best model of a field."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from django.conf import settings
+from ninja import Field, Query, Router, Schema
+
+from core.errors import NotFound
+from mlops_site.auth import READ_AUTH, WRITE_AUTH, caller
+from mlops_site.paging import Page, PageParams, page_of
+from performance import metrics, selectors, services
+from performance.models import ScoreRecord
+from registry import selectors as registry_selectors
+from registry.models import FieldBest
+
+router = Router(tags=["performance"])
+Metric = Literal["rmse", "mae", "mape", "r2"]
+
+
+class Baselines(Schema):
+    persistence: float | None
+    lookback_mean: float | None
+    seasonal_naive: float | None
+
+
+class ScoreOut(Schema):
+    model_id: uuid.UUID
+    model_name: str
+    version: int | None
+    metric: str
+    score: float | None
+    rank: int | None
+    elected: bool
+    skill_vs_persistence: float | None = Field(description="1 − error / persistence error; > 0 beats persistence")
+    baselines: Baselines
+    samples: int
+    cells: int
+    trigger: str
+    note: str
+    measured_at: datetime
+    metrics: dict[str, Any] = Field(description="every metric for the model and each baseline")
+
+
+def score_out(record: ScoreRecord) -> dict:
+    return {
+        "model_id": record.model_id, "model_name": record.model_name, "version": record.version,
+        "metric": record.metric, "score": record.score, "rank": record.rank, "elected": record.elected,
+        "skill_vs_persistence": record.skill_vs_persistence,
+        "baselines": {"persistence": record.persistence_score, "lookback_mean": record.lookback_mean_score,
+                      "seasonal_naive": record.seasonal_naive_score},
+        "samples": record.samples, "cells": record.cells, "trigger": record.trigger, "note": record.note,
+        "measured_at": record.measured_at, "metrics": record.details,
+    }
+
+
+class BestOut(Schema):
+    field: str
+    model_id: uuid.UUID
+    model_name: str
+    version: int
+    metric: str
+    score: float | None = Field(description="the elected version's latest score")
+    baseline: float
+    threshold: float = Field(description="degraded past this: baseline × factor in the metric's direction")
+    degradation_factor: float
+    higher_is_better: bool
+    elected_at: datetime
+    elected_by: str
+
+
+def best_out(best: FieldBest) -> dict:
+    latest = selectors.latest_score(best.field, best.model_id, best.version.version)
+    factor = settings.MONITORING_DEGRADATION_FACTOR
+    return {
+        "field": best.field, "model_id": best.model_id, "model_name": best.model.name,
+        "version": best.version.version, "metric": best.metric, "score": latest.score if latest else None,
+        "baseline": best.baseline_score, "threshold": metrics.threshold(best.metric, best.baseline_score, factor),
+        "degradation_factor": factor, "higher_is_better": metrics.higher_is_better(best.metric),
+        "elected_at": best.elected_at, "elected_by": best.elected_by,
+    }
+
+
+class EvaluationOut(Schema):
+    field: str
+    metric: str | None
+    evaluation_id: uuid.UUID | None
+    measured_at: datetime | None
+    best: BestOut | None
+    results: list[ScoreOut]
+
+
+def evaluation_out(field: str, records: list[ScoreRecord], metric: str | None = None) -> dict:
+    best = registry_selectors.field_best(field)
+    return {
+        "field": field, "metric": records[0].metric if records else metric,
+        "evaluation_id": records[0].evaluation if records else None,
+        "measured_at": records[0].measured_at if records else None,
+        "best": best_out(best) if best else None, "results": [score_out(r) for r in records],
+    }
+
+
+@router.post("/{field}/evaluate", response=EvaluationOut, auth=WRITE_AUTH)
+def evaluate(request, field: str, metric: Metric = "rmse"):
+    """Score every model of the field on recent unseen windows (with naive baselines) and elect the best."""
+    evaluation = services.field_evaluate(field=field, metric=metric, user=caller(request))
+    return evaluation_out(field, evaluation.records, metric)
+
+
+@router.get("/{field}", response=EvaluationOut, auth=READ_AUTH)
+def last_evaluation(request, field: str):
+    """The last evaluation as stored (no scoring)."""
+    services.check_field(field)
+    return evaluation_out(field, selectors.last_evaluation(field))
+
+
+@router.get("/{field}/best", response=BestOut, auth=READ_AUTH)
+def best(request, field: str):
+    found = registry_selectors.field_best(field)
+    if found is None:
+        raise NotFound(f"no best model is elected for {field}; evaluate the field first")
+    return best_out(found)
+
+
+@router.post("/{field}/set-best/{model_id}", response=BestOut, auth=WRITE_AUTH)
+def set_best(request, field: str, model_id: uuid.UUID):
+    """Override the best without re-evaluating; the model's latest score becomes the baseline."""
+    return best_out(services.field_best_override(field=field, model_id=model_id, user=caller(request)))
+
+
+class MonitorOut(Schema):
+    field: str
+    model_id: uuid.UUID
+    model_name: str
+    version: int
+    metric: str
+    score: float | None
+    baseline: float
+    threshold: float
+    degraded: bool | None
+    samples: int
+    measured_at: datetime
+
+
+@router.post("/{field}/monitor", response=MonitorOut, auth=WRITE_AUTH)
+def monitor(request, field: str):
+    """Re-score only the best model and record it; never changes the best."""
+    check = services.field_monitor_check(field=field, user=caller(request))
+    return {
+        "field": field, "model_id": check.best.model_id, "model_name": check.best.model.name,
+        "version": check.best.version.version, "metric": check.best.metric, "score": check.record.score,
+        "baseline": check.best.baseline_score, "threshold": check.threshold, "degraded": check.degraded,
+        "samples": check.record.samples, "measured_at": check.record.measured_at,
+    }
+
+
+class StatusOut(Schema):
+    field: str
+    state: str = Field(description="monitoring, retraining, evaluating, or unmonitored (no best yet)")
+    monitoring_enabled: bool
+    metric: str | None
+    baseline: float | None
+    threshold: float | None
+    degradation_factor: float
+    interval_seconds: int
+    last_check_at: datetime | None
+    last_score: float | None
+    next_check_at: datetime | None
+    active_job_ids: list[uuid.UUID]
+    waiting_job_ids: list[uuid.UUID]
+    consecutive_failures: int
+    last_error: str
+
+
+@router.get("/{field}/status", response=StatusOut, auth=READ_AUTH)
+def status(request, field: str):
+    """The field's persisted monitor state."""
+    services.check_field(field)
+    state = selectors.monitor(field)
+    factor = settings.MONITORING_DEGRADATION_FACTOR
+    return {
+        "field": field, "state": state.state if state else "unmonitored",
+        "monitoring_enabled": settings.MONITORING_ENABLED, "metric": state.metric if state else None,
+        "baseline": state.baseline if state else None,
+        "threshold": metrics.threshold(state.metric, state.baseline, factor) if state else None,
+        "degradation_factor": factor, "interval_seconds": settings.MONITORING_INTERVAL_SECONDS,
+        "last_check_at": state.last_check_at if state else None, "last_score": state.last_score if state else None,
+        "next_check_at": state.next_check_at if state else None,
+        "active_job_ids": [job.id for job in selectors.active_jobs(field)],
+        "waiting_job_ids": state.waiting_job_ids if state else [],
+        "consecutive_failures": state.consecutive_failures if state else 0,
+        "last_error": state.last_error if state else "",
+    }
+
+
+class HistoryFilters(Schema):
+    model_id: uuid.UUID | None = None
+
+
+@router.get("/{field}/history", response=Page[ScoreOut], auth=READ_AUTH)
+def history(request, field: str, filters: Query[HistoryFilters], paging: Query[PageParams]):
+    """Every score recorded for the field, oldest first."""
+    services.check_field(field)
+    page = page_of(selectors.history(field, filters.model_id), paging)
+    page["items"] = [score_out(r) for r in page["items"]]
+    return page

@@ -1,0 +1,85 @@
+"""Score history, field events and each field's monitor state."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from core.events import Event
+
+
+class Trigger(models.TextChoices):
+    EVALUATE = "evaluate", "manual evaluation"
+    MONITOR = "monitor", "manual monitor check"
+    AUTO_MONITOR = "auto_monitor", "monitoring loop check"
+    AUTO_EVALUATE = "auto_evaluate", "monitoring loop evaluation after retraining"
+    SET_BEST = "set_best", "scored for a manual set-best"
+
+
+class ScoreRecord(models.Model):
+    """One model's score on one field at one moment (append-only; the field's history).
+
+    Every record carries the naive baselines scored on the same samples, so a score can be read
+    as "better or worse than doing nothing".
+    """
+
+    evaluation = models.UUIDField(db_index=True, help_text="rows written by one evaluation share it")
+    field = models.CharField(max_length=128)
+    model_id = models.UUIDField(db_index=True)
+    model_name = models.CharField(max_length=128)
+    version = models.PositiveIntegerField(null=True, blank=True)
+    metric = models.CharField(max_length=8)
+    score = models.FloatField(null=True, blank=True, help_text="null: the model could not be scored")
+    persistence_score = models.FloatField(null=True, blank=True)
+    lookback_mean_score = models.FloatField(null=True, blank=True)
+    seasonal_naive_score = models.FloatField(null=True, blank=True)
+    skill_vs_persistence = models.FloatField(null=True, blank=True, help_text="1 − error / persistence error")
+    samples = models.PositiveIntegerField(default=0)
+    cells = models.PositiveIntegerField(default=0)
+    rank = models.PositiveIntegerField(null=True, blank=True)
+    elected = models.BooleanField(default=False, help_text="this row made (or kept) the model the field's best")
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    note = models.CharField(max_length=300, blank=True)
+    details = models.JSONField(default=dict, blank=True, help_text="every metric, for the model and each baseline")
+    measured_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["measured_at", "id"]
+        indexes = [models.Index(fields=["field", "measured_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.field} {self.model_name} v{self.version} {self.metric}={self.score}"
+
+
+class FieldEvent(Event):
+    """Audit row for a field: evaluations, elections, overrides, monitor transitions."""
+
+    field = models.CharField(max_length=128, db_index=True)
+
+
+class MonitorState(models.TextChoices):
+    MONITORING = "monitoring"
+    RETRAINING = "retraining"
+    EVALUATING = "evaluating"
+
+
+class FieldMonitor(models.Model):
+    """The monitoring loop's persisted state for one field (created when a best is elected)."""
+
+    field = models.CharField(max_length=128, unique=True)
+    state = models.CharField(max_length=16, choices=MonitorState.choices, default=MonitorState.MONITORING)
+    metric = models.CharField(max_length=8)
+    baseline = models.FloatField()
+    waiting_job_ids = models.JSONField(default=list, blank=True, help_text="jobs RETRAINING waits for")
+    last_check_at = models.DateTimeField(null=True, blank=True)
+    last_score = models.FloatField(null=True, blank=True)
+    next_check_at = models.DateTimeField(db_index=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True, help_text="a tick is handling it until then")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["field"]
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.state}"

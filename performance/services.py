@@ -1,0 +1,193 @@
+"""Evaluate, elect, override and monitor: every write of the performance app.
+
+An evaluation writes one `ScoreRecord` per model (unscored models too, ranked last), elects
+the winner as the field's best (its score becomes the baseline), records a `FieldEvent` and
+mirrors the seed's MLflow tags. MLflow is written through the registry's outbox, so it being
+down never fails an election.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from core.errors import Conflict, Invalid, NotFound
+from core.events import actor_name
+from performance import metrics
+from performance.models import FieldEvent, FieldMonitor, MonitorState, ScoreRecord, Trigger
+from performance.scoring import EvaluationData, ModelScore, record_fields, score_version
+from registry import selectors as registry_selectors
+from registry import services as registry_services
+from registry.models import FieldBest, MlflowOutbox, ModelConfig
+from telemetry.sources import available_fields
+
+
+def check_metric(metric: str) -> str:
+    if metric not in metrics.METRICS:
+        raise Invalid(f"unknown metric {metric!r}; use one of {', '.join(metrics.METRICS)}")
+    return metric
+
+
+def check_field(field: str) -> str:
+    if field not in available_fields():
+        raise NotFound(f"unknown field {field!r}: the data source has no such KPI field (GET /v1/fields)")
+    return field
+
+
+def field_event_record(*, field: str, kind: str, actor: str, message: str, **details) -> FieldEvent:
+    return FieldEvent.objects.create(field=field, kind=kind, actor=actor, message=message, details=details)
+
+
+def _rank(results: list[ModelScore], metric: str, current_best_id) -> list[ModelScore]:
+    """Best first. Ties keep the current best, then the older model; unscored models last."""
+    def key(result: ModelScore):
+        score = result.score(metric)
+        if score is None:
+            return (1, 0.0, 1, result.model.created_at, str(result.model.id))
+        return (0, metrics.error_form(metric, score), 0 if result.model.id == current_best_id else 1,
+                result.model.created_at, str(result.model.id))
+    return sorted(results, key=key)
+
+
+def _mirror_scores(results: list[ModelScore], field: str, metric: str, at) -> None:
+    for result in results:
+        score = result.score(metric)
+        if score is None:
+            continue
+        registry_services.mirror_enqueue(operation=MlflowOutbox.Operation.SET_MODEL_TAGS, model_id=result.model.id,
+                                         payload={"tags": {f"score_for:{field}": repr(score),
+                                                           f"eval_metric:{field}": metric,
+                                                           f"eval_at:{field}": at.isoformat()}})
+
+
+def _monitor_follow_election(*, field: str, metric: str, baseline: float) -> None:
+    """A new election resets the baseline; a field not monitored yet starts being monitored."""
+    now = timezone.now()
+    monitor, created = FieldMonitor.objects.get_or_create(field=field, defaults=dict(
+        metric=metric, baseline=baseline, next_check_at=now + timedelta(seconds=settings.MONITORING_INTERVAL_SECONDS),
+    ))
+    if not created:
+        FieldMonitor.objects.filter(id=monitor.id).update(metric=metric, baseline=baseline, consecutive_failures=0,
+                                                          last_error="")
+
+
+@dataclass
+class Evaluation:
+    id: uuid.UUID
+    field: str
+    metric: str
+    records: list[ScoreRecord]
+    best: FieldBest | None
+    changed: bool
+
+
+def field_evaluate(*, field: str, metric: str = "rmse", trigger: str = Trigger.EVALUATE, user=None) -> Evaluation:
+    """Score every model of the field, elect the best, keep the history."""
+    check_metric(metric)
+    check_field(field)
+    evaluation = uuid.uuid4()
+    models = registry_selectors.models_for_field(field)
+    if not models:
+        return Evaluation(evaluation, field, metric, [], registry_selectors.field_best(field), False)
+    fields = sorted({f for m in models for f in m.input_fields + m.output_fields})
+    data = EvaluationData(fields)
+    results = [score_version(m, m.latest, field, data) for m in models]  # reads only; writes follow
+    current = registry_selectors.field_best(field)
+    ranked = _rank(results, metric, current.model_id if current else None)
+    winner = ranked[0] if ranked[0].score(metric) is not None else None
+    now = timezone.now()
+    actor = actor_name(user) if user else trigger
+    with transaction.atomic():
+        records = [
+            ScoreRecord.objects.create(evaluation=evaluation, field=field, rank=i + 1 if r.score(metric) is not None
+                                       else None, elected=r is winner, trigger=trigger, measured_at=now,
+                                       **record_fields(r, metric))
+            for i, r in enumerate(ranked)
+        ]
+        _mirror_scores(ranked, field, metric, now)
+        best, changed = current, False
+        if winner is not None:
+            baseline = winner.score(metric)
+            registry_services.field_best_set(field=field, model=winner.model, version=winner.version,
+                                             metric=metric, baseline_score=baseline, elected_by=actor)
+            changed = current is None or current.model_id != winner.model.id or current.version_id != winner.version.id
+            _monitor_follow_election(field=field, metric=metric, baseline=baseline)
+            best = registry_selectors.field_best(field)
+        field_event_record(
+            field=field, kind="evaluated", actor=actor,
+            message=(f"{len(models)} models scored by {metric}; best: {winner.model.name} v{winner.version.version} "
+                     f"({metric} {winner.score(metric):.4g})" if winner else f"no model of {field} could be scored"),
+            evaluation=str(evaluation), metric=metric, winner=str(winner.model.id) if winner else None,
+            previous=str(current.model_id) if current else None, changed=changed,
+        )
+    return Evaluation(evaluation, field, metric, records, best, changed)
+
+
+def field_best_override(*, field: str, model_id, user=None) -> FieldBest:
+    """set-best: make a model the best without re-evaluating; its latest score is the baseline
+    (scored now if it has none), so monitoring compares against something real."""
+    check_field(field)
+    model = registry_selectors.model_get(model_id)
+    if field not in model.output_fields:
+        raise Invalid(f"model {model.name} does not forecast {field} (it forecasts {', '.join(model.output_fields)})")
+    version = registry_selectors.latest_version(model.id)
+    if version is None:
+        raise Conflict(f"model {model.name} has no trained version; train it before making it the best")
+    record = (ScoreRecord.objects.filter(field=field, model_id=model.id, version=version.version,
+                                         score__isnull=False).order_by("-measured_at", "-id").first())
+    if record is None:
+        current = registry_selectors.field_best(field)
+        metric = current.metric if current else "rmse"
+        result = score_version(model, version, field, EvaluationData(sorted(set(model.input_fields + model.output_fields))))
+        if result.score(metric) is None:
+            raise Conflict(f"model {model.name} cannot be scored on {field} now ({result.note}); "
+                           "its score is needed as the monitoring baseline")
+        record = ScoreRecord.objects.create(evaluation=uuid.uuid4(), field=field, trigger=Trigger.SET_BEST,
+                                            measured_at=timezone.now(), **record_fields(result, metric))
+    actor = actor_name(user)
+    with transaction.atomic():
+        previous = registry_services.field_best_set(field=field, model=model, version=version, metric=record.metric,
+                                                    baseline_score=record.score, elected_by=actor)
+        _monitor_follow_election(field=field, metric=record.metric, baseline=record.score)
+        field_event_record(field=field, kind="best_set", actor=actor,
+                           message=f"{actor} made {model.name} v{version.version} the best for {field}",
+                           model_id=str(model.id), previous=str(previous.model_id) if previous else None,
+                           baseline=record.score, metric=record.metric)
+    return registry_selectors.field_best(field)
+
+
+@dataclass
+class Check:
+    record: ScoreRecord
+    best: FieldBest
+    threshold: float
+    degraded: bool | None  # None: no score this time
+
+
+def field_monitor_check(*, field: str, trigger: str = Trigger.MONITOR, user=None) -> Check:
+    """Re-score only the best's elected version and keep the history; never changes the best."""
+    best = registry_selectors.field_best(field)
+    if best is None:
+        raise NotFound(f"no best model is elected for {field}; evaluate the field first")
+    result = score_version(best.model, best.version, field,
+                           EvaluationData(sorted(set(best.model.input_fields + best.model.output_fields))))
+    now = timezone.now()
+    score = result.score(best.metric)
+    factor = settings.MONITORING_DEGRADATION_FACTOR
+    with transaction.atomic():
+        record = ScoreRecord.objects.create(evaluation=uuid.uuid4(), field=field, trigger=trigger, measured_at=now,
+                                            elected=False, **record_fields(result, best.metric))
+        _mirror_scores([result], field, best.metric, now)
+        degraded = None if score is None else metrics.degraded(best.metric, score, best.baseline_score, factor)
+        field_event_record(field=field, kind="monitored", actor=actor_name(user) if user else trigger,
+                           message=(f"{best.model.name}: {best.metric} {score:.4g} vs baseline {best.baseline_score:.4g}"
+                                    f"{' — degraded' if degraded else ''}" if score is not None
+                                    else f"{best.model.name} could not be scored: {result.note}"),
+                           score=score, baseline=best.baseline_score, degraded=degraded)
+    return Check(record=record, best=best, degraded=degraded,
+                 threshold=metrics.threshold(best.metric, best.baseline_score, factor))
