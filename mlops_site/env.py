@@ -84,6 +84,12 @@ class EnvReader:
             return list(default)
         return [item.strip() for item in value.split(",") if item.strip()]
 
+    def int_list(self, name: str) -> list[int]:
+        items = self.list(name)
+        if not all(item.lstrip("-").isdigit() for item in items):
+            raise self._fail(name, "must be a comma-separated list of integers")
+        return [int(item) for item in items]
+
     def database(self, name: str, default: str) -> dict[str, Any]:
         url = self._raw(name) or default
         scheme = url.split("://", 1)[0] if "://" in url else ""

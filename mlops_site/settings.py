@@ -215,6 +215,10 @@ TRAINING_STALE_SECONDS = env.int("TRAINING_STALE_SECONDS", 900, min=60)
 EVALUATION_SPAN_SECONDS = env.int("EVALUATION_SPAN_SECONDS", 15 * DAY, min=60)
 
 EVALUATION_MAX_CELLS = env.int("EVALUATION_MAX_CELLS", 50, min=1)
+# Cells never used for training (so scores can be read on cells a model has never seen), and
+# an optional fixed list of cells to score on (default: every cell, up to EVALUATION_MAX_CELLS).
+TRAINING_HOLDOUT_CELLS = env.int_list("TRAINING_HOLDOUT_CELLS")
+EVALUATION_CELLS = env.int_list("EVALUATION_CELLS")
 EVALUATION_MAX_ORIGINS_PER_CELL = env.int("EVALUATION_MAX_ORIGINS_PER_CELL", 1000, min=1)
 INFERENCE_CACHE_SIZE = env.int("INFERENCE_CACHE_SIZE", 32, min=1)
 

@@ -26,6 +26,6 @@ class FieldEventAdmin(ReadOnlyAdmin):
 
 @admin.register(FieldMonitor)
 class FieldMonitorAdmin(ReadOnlyAdmin):
-    list_display = ("field", "state", "metric", "baseline", "last_score", "last_check_at", "next_check_at",
-                    "consecutive_failures")
-    list_filter = ("state", "metric")
+    list_display = ("field", "state", "metric", "baseline", "last_score", "below_naive", "last_check_at",
+                    "next_check_at", "consecutive_failures")
+    list_filter = ("state", "metric", "below_naive")

@@ -70,6 +70,12 @@ class BestOut(Schema):
     higher_is_better: bool
     elected_at: datetime
     elected_by: str
+    below_naive: bool = Field(description="the best scores worse than persistence or the lookback mean")
+
+
+def _below_naive(field: str) -> bool:
+    state = selectors.monitor(field)
+    return bool(state and state.below_naive)
 
 
 def best_out(best: FieldBest) -> dict:
@@ -80,8 +86,13 @@ def best_out(best: FieldBest) -> dict:
         "version": best.version.version, "metric": best.metric, "score": latest.score if latest else None,
         "baseline": best.baseline_score, "threshold": metrics.threshold(best.metric, best.baseline_score, factor),
         "degradation_factor": factor, "higher_is_better": metrics.higher_is_better(best.metric),
-        "elected_at": best.elected_at, "elected_by": best.elected_by,
+        "elected_at": best.elected_at, "elected_by": best.elected_by, "below_naive": _below_naive(best.field),
     }
+
+
+class Challenger(Schema):
+    name: str
+    score: float
 
 
 class EvaluationOut(Schema):
@@ -90,16 +101,24 @@ class EvaluationOut(Schema):
     evaluation_id: uuid.UUID | None
     measured_at: datetime | None
     best: BestOut | None
+    below_naive: bool
+    challengers: list[Challenger] = Field(description="naive forecasters on the winner's samples")
     results: list[ScoreOut]
 
 
 def evaluation_out(field: str, records: list[ScoreRecord], metric: str | None = None) -> dict:
     best = registry_selectors.field_best(field)
+    winner = next((r for r in records if r.rank == 1), None)
+    challengers = [] if winner is None else [
+        {"name": name, "score": getattr(winner, column)}
+        for name, column in services.NAIVE_FORECASTERS.items() if getattr(winner, column) is not None
+    ]
     return {
         "field": field, "metric": records[0].metric if records else metric,
         "evaluation_id": records[0].evaluation if records else None,
         "measured_at": records[0].measured_at if records else None,
-        "best": best_out(best) if best else None, "results": [score_out(r) for r in records],
+        "best": best_out(best) if best else None, "below_naive": _below_naive(field),
+        "challengers": challengers, "results": [score_out(r) for r in records],
     }
 
 
@@ -173,6 +192,7 @@ class StatusOut(Schema):
     waiting_job_ids: list[uuid.UUID]
     consecutive_failures: int
     last_error: str
+    below_naive: bool
 
 
 @router.get("/{field}/status", response=StatusOut, auth=READ_AUTH)
@@ -193,6 +213,7 @@ def status(request, field: str):
         "waiting_job_ids": state.waiting_job_ids if state else [],
         "consecutive_failures": state.consecutive_failures if state else 0,
         "last_error": state.last_error if state else "",
+        "below_naive": bool(state and state.below_naive),
     }
 
 

@@ -73,6 +73,9 @@ class FieldMonitor(models.Model):
     last_check_at = models.DateTimeField(null=True, blank=True)
     last_score = models.FloatField(null=True, blank=True)
     next_check_at = models.DateTimeField(db_index=True)
+    below_naive = models.BooleanField(
+        default=False, help_text="the best learned model scores worse than the best naive forecaster"
+    )
     consecutive_failures = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     claimed_until = models.DateTimeField(null=True, blank=True, help_text="a tick is handling it until then")

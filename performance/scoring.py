@@ -63,7 +63,7 @@ class EvaluationData:
     @property
     def cells(self) -> list[int]:
         if self._cells is None:
-            self._cells = self.source.cells()[: settings.EVALUATION_MAX_CELLS]
+            self._cells = list(settings.EVALUATION_CELLS) or self.source.cells()[: settings.EVALUATION_MAX_CELLS]
         return self._cells
 
     def frame(self, cell: int, window_seconds: int) -> WindowFrame:

@@ -76,6 +76,32 @@ def _monitor_follow_election(*, field: str, metric: str, baseline: float) -> Non
                                                           last_error="")
 
 
+NAIVE_FORECASTERS = {"persistence": "persistence_score", "lookback_mean": "lookback_mean_score"}
+
+
+def best_naive(record: ScoreRecord) -> tuple[str, float] | None:
+    """The better of persistence and the lookback mean on the record's samples."""
+    scored = [(name, getattr(record, column)) for name, column in NAIVE_FORECASTERS.items()
+              if getattr(record, column) is not None]
+    return min(scored, key=lambda item: metrics.error_form(record.metric, item[1])) if scored else None
+
+
+def _follow_naive_verdict(*, field: str, record: ScoreRecord, actor: str) -> None:
+    """Flag the field `below_naive` when its best scores worse than the best naive forecaster,
+    with an event whenever the flag changes."""
+    naive = best_naive(record)
+    if record.score is None or naive is None:
+        return
+    below = metrics.error_form(record.metric, record.score) > metrics.error_form(record.metric, naive[1])
+    if FieldMonitor.objects.filter(field=field).exclude(below_naive=below).update(below_naive=below):
+        field_event_record(
+            field=field, kind="below_naive" if below else "above_naive", actor=actor,
+            message=(f"{record.model_name} ({record.metric} {record.score:.4g}) is "
+                     f"{'worse' if below else 'no worse'} than {naive[0]} ({naive[1]:.4g})"),
+            model_id=str(record.model_id), score=record.score, naive=naive[0], naive_score=naive[1],
+        )
+
+
 @dataclass
 class Evaluation:
     id: uuid.UUID
@@ -117,6 +143,7 @@ def field_evaluate(*, field: str, metric: str = "rmse", trigger: str = Trigger.E
                                              metric=metric, baseline_score=baseline, elected_by=actor)
             changed = current is None or current.model_id != winner.model.id or current.version_id != winner.version.id
             _monitor_follow_election(field=field, metric=metric, baseline=baseline)
+            _follow_naive_verdict(field=field, record=next(r for r in records if r.elected), actor=actor)
             best = registry_selectors.field_best(field)
         field_event_record(
             field=field, kind="evaluated", actor=actor,
@@ -154,6 +181,7 @@ def field_best_override(*, field: str, model_id, user=None) -> FieldBest:
         previous = registry_services.field_best_set(field=field, model=model, version=version, metric=record.metric,
                                                     baseline_score=record.score, elected_by=actor)
         _monitor_follow_election(field=field, metric=record.metric, baseline=record.score)
+        _follow_naive_verdict(field=field, record=record, actor=actor)
         field_event_record(field=field, kind="best_set", actor=actor,
                            message=f"{actor} made {model.name} v{version.version} the best for {field}",
                            model_id=str(model.id), previous=str(previous.model_id) if previous else None,
@@ -184,6 +212,7 @@ def field_monitor_check(*, field: str, trigger: str = Trigger.MONITOR, user=None
                                             elected=False, **record_fields(result, best.metric))
         _mirror_scores([result], field, best.metric, now)
         degraded = None if score is None else metrics.degraded(best.metric, score, best.baseline_score, factor)
+        _follow_naive_verdict(field=field, record=record, actor=actor_name(user) if user else trigger)
         field_event_record(field=field, kind="monitored", actor=actor_name(user) if user else trigger,
                            message=(f"{best.model.name}: {best.metric} {score:.4g} vs baseline {best.baseline_score:.4g}"
                                     f"{' — degraded' if degraded else ''}" if score is not None

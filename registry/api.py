@@ -56,7 +56,9 @@ def _training(name: str) -> Any:
 
 class ModelIn(Schema):
     name: str = Field(pattern=NAME_PATTERN, description="unique; 1-128 of letters, digits, '_' and '-'")
-    architecture: Literal["ann", "lstm"]
+    architecture: Literal["ann", "lstm", "linear"] = Field(
+        description="ann: MLP; lstm: two-layer LSTM; linear: ridge regression (hidden_size unused)"
+    )
     input_fields: list[str] = Field(min_length=1, max_length=MAX_INPUT_FIELDS)
     output_fields: list[str] = Field(min_length=1, max_length=MAX_OUTPUT_FIELDS)
     window_duration_seconds: int = _bounded("window_duration_seconds")

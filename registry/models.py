@@ -55,6 +55,7 @@ def _bounds_constraints() -> list[models.CheckConstraint]:
 class Architecture(models.TextChoices):
     ANN = "ann", "ANN (MLP over the flattened lookback)"
     LSTM = "lstm", "LSTM (stacked, linear head)"
+    LINEAR = "linear", "linear (closed-form ridge over the flattened lookback)"
 
 
 class TargetMode(models.TextChoices):

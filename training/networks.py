@@ -37,7 +37,20 @@ class LSTMForecaster(nn.Module):
         return self.head(output[:, -1]).view(-1, self.forecast, self.n_outputs)
 
 
-ARCHITECTURES = {"ann": MLPForecaster, "lstm": LSTMForecaster}
+class LinearForecaster(nn.Module):
+    """`linear`: one linear map from the flattened lookback to every step and output. Trained in
+    closed form (ridge), not by gradient descent; `hidden` is ignored."""
+
+    def __init__(self, *, lookback: int, n_inputs: int, forecast: int, n_outputs: int, hidden: int) -> None:
+        super().__init__()
+        self.forecast, self.n_outputs = forecast, n_outputs
+        self.linear = nn.Linear(lookback * n_inputs, forecast * n_outputs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x.flatten(1)).view(-1, self.forecast, self.n_outputs)
+
+
+ARCHITECTURES = {"ann": MLPForecaster, "lstm": LSTMForecaster, "linear": LinearForecaster}
 
 
 def build_network(architecture: str, *, lookback: int, n_inputs: int, forecast: int, n_outputs: int,

@@ -30,7 +30,7 @@ from training.bundle import Bundle, delete_bundle, save_bundle
 from training.models import TrainingJob
 from training.networks import build_network
 from training.sequences import SampleSet, Scaler, build_samples, concat, targets, time_split
-from training.trainer import fit
+from training.trainer import fit, fit_ridge
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 5.0
@@ -58,7 +58,8 @@ def fetch_samples(model: ModelConfig, *, lookback_seconds: int, job_id=None) -> 
     need = model.lookback_steps + model.forecast_steps
     per_cell, windows, longest, skipped = [], 0, 0, 0
     last_beat = time.monotonic()
-    cells = source.cells()
+    holdout = set(settings.TRAINING_HOLDOUT_CELLS)
+    cells = [c for c in source.cells() if c not in holdout]
     for cell in cells:
         frame = source.windows(cell_index=cell, window_seconds=model.window_duration_seconds,
                                start=start, end=end, fields=fields)
@@ -83,7 +84,7 @@ def fetch_samples(model: ModelConfig, *, lookback_seconds: int, job_id=None) -> 
     samples = concat(per_cell)
     return Dataset(samples, {
         "source": source.name, "data_from": _utc(start), "data_until": _utc(end), "cells_total": len(cells),
-        "cells_used": len(per_cell), "cells_skipped": skipped, "windows": windows, "runs": samples.segments,
+        "cells_used": len(per_cell), "cells_skipped": skipped, "cells_held_out": len(holdout), "windows": windows, "runs": samples.segments,
         "samples": len(samples), "samples_dropped_nan": samples.dropped_nan,
     })
 
@@ -117,7 +118,8 @@ def _train(job: TrainingJob) -> str:
     network = build_network(model.architecture, lookback=model.lookback_steps, n_inputs=len(model.input_fields),
                             forecast=model.forecast_steps, n_outputs=len(model.output_fields),
                             hidden=model.hidden_size)
-    result = fit(
+    trainer = fit_ridge if model.architecture == "linear" else fit
+    result = trainer(
         network, x_train, y_train, x_val, y_val, epochs=model.epochs, batch_size=model.batch_size,
         learning_rate=model.learning_rate, patience=model.patience, seed=model.seed,
         on_epoch=lambda epoch, tl, vl: services.training_job_progress(job_id=job.id, epoch=epoch,

@@ -51,7 +51,8 @@ def training_job_create(*, model: ModelConfig, lookback_seconds: int | None = No
         detail = f"job {active.id} is {active.status}" if active else "its training lock is held"
         raise Conflict(f"model {model.name!r} is already training: {detail}",
                        job_id=str(active.id) if active else None)
-    job = TrainingJob.objects.create(model=model, lookback_seconds=lookback, total_epochs=model.epochs,
+    epochs = 1 if model.architecture == "linear" else model.epochs  # ridge is solved in one step
+    job = TrainingJob.objects.create(model=model, lookback_seconds=lookback, total_epochs=epochs,
                                      requested_by=user if getattr(user, "pk", None) else None, reason=reason)
     _event(job, kind="queued", actor=actor_name(user), message=f"training of {model.name} queued ({reason})",
            to_status=JobStatus.QUEUED, lookback_seconds=lookback)

@@ -43,6 +43,19 @@ def test_forecast_with_the_elected_best(api, model):
     assert predictions[1]["window_start"] == predictions[0]["window_end"]
 
 
+def test_a_zero_change_model_forecasts_exactly_the_last_value(api, make_model):
+    """Residual targets round trip: predicting no change gives back the last observed value."""
+    still = make_model(input_fields=["sinr_mean", "rsrp_mean"], output_fields=["rsrp_mean", FIELD],
+                       window_duration_seconds=10, lookback_steps=12, forecast_steps=2)
+    known_version(still, offset=0.0)
+    body = api.post("/inference", {"output_field": FIELD, "cell_id": READY_CELL, "model_id": str(still.id)}).json()
+    latest = latest_source().latest_windows(cell_index=READY_CELL, window_seconds=10, count=12,
+                                            fields=["rsrp_mean", FIELD])
+    for prediction in body["predictions"]:
+        assert prediction["values"][FIELD] == pytest.approx(float(latest.column(FIELD)[-1]), abs=1e-5)
+        assert prediction["values"]["rsrp_mean"] == pytest.approx(float(latest.column("rsrp_mean")[-1]), abs=1e-5)
+
+
 def test_forecast_with_an_explicit_model_needs_no_election(api, model):
     response = api.post("/inference", {"output_field": FIELD, "cell_id": READY_CELL, "model_id": str(model.id)})
     assert response.status_code == 200

@@ -54,3 +54,31 @@ def test_train_evaluate_forecast_and_mirror_tags(settings, mlflow_server_uri, s3
 
     history = api.get(f"/performance/{FIELD}/history").json()
     assert history["count"] == 2 and {h["trigger"] for h in history["items"]} == {"evaluate"}
+
+
+def test_the_linear_architecture_goes_the_whole_way(settings, mlflow_server_uri, s3_endpoint, api, make_model):
+    from mlflow.tracking import MlflowClient
+
+    from registry.models import ModelVersion
+    from training.bundle import load_bundle
+
+    settings.MLFLOW_TRACKING_URI = mlflow_server_uri
+    model = make_model(architecture="linear", input_fields=["sinr_mean", "rsrp_mean", "cqi_mean"],
+                       output_fields=[FIELD], window_duration_seconds=10, lookback_steps=12, forecast_steps=3)
+    job = training_services.training_job_create(model=model)
+    assert job.total_epochs == 1
+    assert pipeline.run(job.id) == "completed"
+    version = ModelVersion.objects.get(model=model)
+    assert load_bundle(version.bundle_path).architecture == "linear"
+    client = MlflowClient(mlflow_server_uri, registry_uri=mlflow_server_uri)
+    run = client.get_run(version.mlflow_run_id)
+    assert run.data.params["architecture"] == "linear" and "val_loss" in run.data.metrics
+    assert client.get_model_version(str(model.id), version.mlflow_version).run_id == version.mlflow_run_id
+
+    evaluation = api.post(f"/performance/{FIELD}/evaluate").json()
+    record = evaluation["results"][0]
+    assert record["model_id"] == str(model.id) and record["score"] is not None
+    assert {c["name"] for c in evaluation["challengers"]} == {"persistence", "lookback_mean"}
+    assert isinstance(evaluation["below_naive"], bool)
+    forecast = api.post("/inference", {"output_field": FIELD, "cell_id": 11016973})
+    assert forecast.status_code == 200 and forecast.json()["architecture"] == "linear"

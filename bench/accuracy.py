@@ -1,0 +1,210 @@
+"""Forecast accuracy on the bundled real 5G data: learned models against naive forecasters.
+
+For each KPI, window (10 s, 60 s), horizon (1, 3) and architecture (ann, lstm, linear), with
+3 seeds: train on the earlier 80 % of every training cell (its last 20 % of that for early
+stopping), then score the horizon-h step on (a) the later 20 % of the training cells and (b)
+cells never used for training. Targets are residual (change from the last value), as in the
+app. Prints RMSE, MAE, sample counts and skill (1 − RMSE / reference RMSE) against
+persistence and against the better naive forecaster (persistence or the lookback mean), mean ±
+spread over seeds; writes docs/accuracy.md and docs/accuracy.png.
+
+    ~/.cache/cellwise/venv/bin/python bench/accuracy.py [--quick]
+
+Held-out cells are fixed below and never looked at while choosing anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from telemetry.embedded import EmbeddedSource  # noqa: E402
+from training.networks import build_network  # noqa: E402
+from training.sequences import Scaler, SampleSet, build_samples, concat, targets, time_split  # noqa: E402
+from training.trainer import fit, fit_ridge  # noqa: E402
+
+KPIS = ["rsrp_mean", "sinr_mean", "cqi_mean", "rsrq_mean", "dl_bitrate_mean"]
+INPUTS = ["rsrp_mean", "rsrq_mean", "sinr_mean", "cqi_mean", "dl_bitrate_mean"]
+HELD_OUT = [11112973, 70430210, 10809101, 87812611, 11115276]  # fixed before any result was seen
+ARCHITECTURES = ["ann", "lstm", "linear"]
+LOOKBACK = 12
+
+
+@dataclass
+class Outcome:
+    rmse: float
+    mae: float
+    persistence: float
+    mean: float
+    samples: int
+
+    @property
+    def skill_persistence(self) -> float:
+        return 1 - self.rmse / self.persistence
+
+    @property
+    def skill_naive(self) -> float:
+        return 1 - self.rmse / min(self.persistence, self.mean)
+
+
+def split_cell(frame, fraction: float):
+    cut = int(len(frame) * fraction)
+    return frame.take(slice(0, cut)), frame.take(slice(cut, len(frame)))
+
+
+def samples_of(frames, horizon: int, output: str) -> SampleSet:
+    sets = [build_samples(f, inputs=INPUTS, outputs=[output], lookback=LOOKBACK, forecast=horizon) for f in frames]
+    sets = [s for s in sets if len(s)]
+    return concat(sets) if sets else None
+
+
+def lookback_mean(samples: SampleSet, output: str) -> np.ndarray:
+    return samples.x[:, :, INPUTS.index(output)].mean(axis=1)
+
+
+def score(network, feature_scaler, target_scaler, samples: SampleSet, horizon: int, output: str) -> Outcome:
+    with torch.inference_mode():
+        out = network(torch.from_numpy(feature_scaler.transform(samples.x))).numpy()
+    prediction = target_scaler.inverse(out)[:, horizon - 1, 0] + samples.last[:, 0]
+    truth = samples.y[:, horizon - 1, 0]
+    rmse = lambda p: float(np.sqrt(np.mean((p - truth) ** 2)))  # noqa: E731
+    return Outcome(rmse(prediction), float(np.mean(np.abs(prediction - truth))), rmse(samples.last[:, 0]),
+                   rmse(lookback_mean(samples, output)), len(truth))
+
+
+def run(source, kpi: str, window: int, horizon: int, architecture: str, seed: int, quick: bool):
+    train_frames, later_frames, held_frames = [], [], []
+    for cell in source.cells():
+        frame = source.windows(cell_index=cell, window_seconds=window, start=0, end=source.now(), fields=INPUTS)
+        if cell in HELD_OUT:
+            held_frames.append(frame)
+        else:
+            early, late = split_cell(frame, 0.8)
+            train_frames.append(early)
+            later_frames.append(late)
+    train_all = samples_of(train_frames, horizon, kpi)
+    train, val = time_split(train_all, 0.2)
+    feature_scaler, target_scaler = Scaler.fit(train.x), Scaler.fit(targets(train, "residual"))
+    network = build_network(architecture, lookback=LOOKBACK, n_inputs=len(INPUTS), forecast=horizon, n_outputs=1,
+                            hidden=32)
+    torch.manual_seed(seed)
+    trainer = fit_ridge if architecture == "linear" else fit
+    trainer(network, feature_scaler.transform(train.x), target_scaler.transform(targets(train, "residual")),
+            feature_scaler.transform(val.x), target_scaler.transform(targets(val, "residual")),
+            epochs=8 if quick else 60, batch_size=64, learning_rate=1e-3, patience=8, seed=seed)
+    network.eval()
+    return (score(network, feature_scaler, target_scaler, samples_of(later_frames, horizon, kpi), horizon, kpi),
+            score(network, feature_scaler, target_scaler, samples_of(held_frames, horizon, kpi), horizon, kpi),
+            len(train))
+
+
+def spread(values: list[float]) -> str:
+    mean = statistics.fmean(values)
+    return f"{mean:+.1%} ± {statistics.pstdev(values):.1%}" if len(values) > 1 else f"{mean:+.1%}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="1 seed, 8 epochs, 10 s only: a smoke run")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    source = EmbeddedSource([ROOT / "telemetry" / "data" / "uccmisl-5g"])
+    windows = [10] if args.quick else [10, 60]
+    seeds = [0] if args.quick else [0, 1, 2]
+    rows, began = [], time.perf_counter()
+    for window in windows:
+        for horizon in (1, 3):
+            for kpi in KPIS:
+                for architecture in ARCHITECTURES:
+                    outcomes = [run(source, kpi, window, horizon, architecture, seed, args.quick)
+                                for seed in (seeds if architecture != "linear" else seeds[:1])]
+                    later, held, n_train = [o[0] for o in outcomes], [o[1] for o in outcomes], outcomes[0][2]
+                    row = dict(window=window, horizon=horizon, kpi=kpi, architecture=architecture, n_train=n_train,
+                               later=later, held=held)
+                    rows.append(row)
+                    print(f"{window:>3}s h{horizon} {kpi:<16} {architecture:<6} train {n_train:>6} | later "
+                          f"RMSE {statistics.fmean(o.rmse for o in later):8.3f} skill/persist "
+                          f"{spread([o.skill_persistence for o in later])} | held-out RMSE "
+                          f"{statistics.fmean(o.rmse for o in held):8.3f} skill/persist "
+                          f"{spread([o.skill_persistence for o in held])} skill/naive {spread([o.skill_naive for o in held])}",
+                          flush=True)
+    print(f"{time.perf_counter() - began:.0f} s")
+    write_report(rows, quick=args.quick)
+
+
+def goals(rows) -> list[str]:
+    lines = []
+    for horizon in (1, 3):
+        for kpi in KPIS:
+            group = [r for r in rows if r["window"] == 10 and r["horizon"] == horizon and r["kpi"] == kpi]
+            if not group:
+                continue
+            best = max(group, key=lambda r: statistics.fmean(o.skill_naive for o in r["held"]))
+            naive_skill = statistics.fmean(o.skill_naive for o in best["held"])
+            lines.append(f"| no harm, 10 s h{horizon} {kpi} | best {best['architecture']}: {naive_skill:+.1%} vs best naive "
+                         f"on held-out cells | {'met' if naive_skill >= -0.02 else 'NOT met'} |")
+            if kpi in ("sinr_mean", "cqi_mean", "rsrq_mean"):
+                held = statistics.fmean(o.skill_persistence for o in best["held"])
+                later = max(statistics.fmean(o.skill_persistence for o in r["later"]) for r in group)
+                lines.append(f"| skill, 10 s h{horizon} {kpi} | held-out {held:+.1%} (goal ≥ +5 %), later data "
+                             f"{later:+.1%} (goal ≥ +10 %) | {'met' if held >= 0.05 and later >= 0.10 else 'NOT met'} |")
+    return lines
+
+
+def write_report(rows, *, quick: bool) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    docs = ROOT / "docs"
+    docs.mkdir(exist_ok=True)
+    table = ["| window | h | KPI | arch | train samples | later: RMSE | later: skill vs persistence | held-out: RMSE | "
+             "held-out: MAE | held-out samples | held-out: skill vs persistence | held-out: skill vs best naive |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        later, held = r["later"], r["held"]
+        table.append(
+            f"| {r['window']} s | {r['horizon']} | {r['kpi']} | {r['architecture']} | {r['n_train']} | "
+            f"{statistics.fmean(o.rmse for o in later):.3f} | {spread([o.skill_persistence for o in later])} | "
+            f"{statistics.fmean(o.rmse for o in held):.3f} | {statistics.fmean(o.mae for o in held):.3f} | "
+            f"{held[0].samples} | {spread([o.skill_persistence for o in held])} | {spread([o.skill_naive for o in held])} |")
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5), sharey=True)
+    for axis, horizon in zip(axes, (1, 3)):
+        subset = [r for r in rows if r["window"] == 10 and r["horizon"] == horizon]
+        labels = [f"{r['kpi'].removesuffix('_mean')}\n{r['architecture']}" for r in subset]
+        values = [statistics.fmean(o.skill_persistence for o in r["held"]) * 100 for r in subset]
+        axis.bar(range(len(values)), values, color=["tab:green" if v > 0 else "tab:red" for v in values])
+        axis.axhline(0, color="black", linewidth=0.8)
+        axis.set_xticks(range(len(values)), labels, fontsize=7)
+        axis.set_title(f"10 s windows, horizon {horizon}: skill vs persistence on held-out cells (%)")
+    fig.tight_layout()
+    fig.savefig(docs / "accuracy.png", dpi=110)
+    report = [
+        "# Forecast accuracy on the bundled real data", "",
+        "Produced by `bench/accuracy.py`" + (" --quick (a smoke run: 1 seed, 8 epochs)" if quick else "") +
+        ". Rerun: `~/.cache/cellwise/venv/bin/python bench/accuracy.py` (about 15 minutes on 2 cores).", "",
+        f"Held-out cells (never trained on): {', '.join(map(str, HELD_OUT))}. Training cells: the other bundled "
+        "cells, earlier 80 % for training (its last 20 % for early stopping), later 20 % for the 'later' columns. "
+        f"Inputs: {', '.join(INPUTS)}; lookback {LOOKBACK} windows; residual targets; the horizon-h step is scored. "
+        "Skill = 1 − RMSE / reference RMSE (positive: better than the reference); mean ± spread over 3 seeds "
+        "(linear is deterministic: one run).", "",
+        "## Goals", "", "| goal | measured | verdict |", "|---|---|---|", *goals(rows), "",
+        "## All results", "", *table, "", "![skill vs persistence](accuracy.png)", "",
+    ]
+    (docs / "accuracy.md").write_text("\n".join(report))
+    print(f"wrote {docs / 'accuracy.md'} and {docs / 'accuracy.png'}")
+
+
+if __name__ == "__main__":
+    main()
