@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from django_q.models import Schedule
@@ -23,16 +24,24 @@ class Wanted:
     minutes: int = 1
 
 
+MANAGED = ("mlflow-mirror-reconcile", "training-recover", "monitoring-tick")
+
+
 def wanted_schedules() -> list[Wanted]:
-    return [
+    wanted = [
         Wanted("mlflow-mirror-reconcile", "registry.tasks.mirror_flush", minutes=1),
         Wanted("training-recover", "training.tasks.recover", minutes=5),
     ]
+    if settings.MONITORING_ENABLED:
+        # Every minute (django-q2's finest); each field's next_check_at keeps its own interval.
+        wanted.append(Wanted("monitoring-tick", "performance.tasks.monitor_tick", minutes=1))
+    return wanted
 
 
 @transaction.atomic
 def ensure_schedules() -> list[str]:
-    """Create or update the wanted schedules and remove stale ones; returns what changed."""
+    """Create or update the wanted schedules and remove unwanted ones (the monitoring tick when
+    MONITORING_ENABLED is false); returns what changed."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
@@ -52,5 +61,7 @@ def ensure_schedules() -> list[str]:
         elif (rows[0].func, rows[0].minutes) != (spec.func, spec.minutes):
             Schedule.objects.filter(id=rows[0].id).update(func=spec.func, minutes=spec.minutes)
             changes.append(f"updated {name}")
-    ours = [w.name for w in wanted_schedules()]
-    return changes + [f"kept {n}" for n in ours if not any(n in c for c in changes)]
+    for stale in Schedule.objects.filter(name__in=MANAGED).exclude(name__in=list(wanted)):
+        stale.delete()
+        changes.append(f"removed {stale.name}")
+    return changes + [f"kept {n}" for n in wanted if not any(n in c for c in changes)]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from training.services import training_recover
+from performance.monitoring import recover as monitoring_recover
+from training.services import training_recover, training_requeue_queued
 
 
 def recover() -> list[str]:
     """Heal state a dead worker may have left behind; returns a line per thing it fixed."""
-    return training_recover()
+    return training_recover() + training_requeue_queued() + monitoring_recover()

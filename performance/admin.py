@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from performance.models import FieldEvent, FieldMonitor, ScoreRecord
+from performance.models import FieldEvent, FieldMonitor, MonitorEvent, ScoreRecord
 from registry.admin import ReadOnlyAdmin
 
 
@@ -29,3 +29,11 @@ class FieldMonitorAdmin(ReadOnlyAdmin):
     list_display = ("field", "state", "metric", "baseline", "last_score", "below_naive", "last_check_at",
                     "next_check_at", "consecutive_failures")
     list_filter = ("state", "metric", "below_naive")
+
+
+@admin.register(MonitorEvent)
+class MonitorEventAdmin(ReadOnlyAdmin):
+    list_display = ("at", "field", "kind", "from_state", "to_state", "score", "baseline", "threshold", "reason")
+    list_filter = ("field", "kind", "to_state")
+    search_fields = ("field", "reason")
+    date_hierarchy = "at"

@@ -86,3 +86,32 @@ class FieldMonitor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.field}: {self.state}"
+
+
+class MonitorEvent(models.Model):
+    """Append-only: every check and every transition of a field's monitoring loop."""
+
+    class Kind(models.TextChoices):
+        CHECK = "check"
+        TRANSITION = "transition"
+        NO_DATA = "no_data"
+        ERROR = "error"
+        REBASELINE = "rebaseline"
+
+    at = models.DateTimeField(db_index=True)
+    field = models.CharField(max_length=128, db_index=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    from_state = models.CharField(max_length=16, blank=True)
+    to_state = models.CharField(max_length=16, blank=True)
+    score = models.FloatField(null=True, blank=True)
+    baseline = models.FloatField(null=True, blank=True)
+    threshold = models.FloatField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    job_ids = models.JSONField(default=list, blank=True)
+    actor = models.CharField(max_length=150, blank=True, help_text="the worker that handled the tick")
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.field} {self.kind} {self.from_state}->{self.to_state}"

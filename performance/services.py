@@ -197,8 +197,8 @@ class Check:
     degraded: bool | None  # None: no score this time
 
 
-def field_monitor_check(*, field: str, trigger: str = Trigger.MONITOR, user=None) -> Check:
-    """Re-score only the best's elected version and keep the history; never changes the best."""
+def best_rescore(*, field: str, trigger: str, actor: str) -> Check:
+    """Re-score the best's elected version, record it and compare it with the baseline."""
     best = registry_selectors.field_best(field)
     if best is None:
         raise NotFound(f"no best model is elected for {field}; evaluate the field first")
@@ -211,12 +211,34 @@ def field_monitor_check(*, field: str, trigger: str = Trigger.MONITOR, user=None
         record = ScoreRecord.objects.create(evaluation=uuid.uuid4(), field=field, trigger=trigger, measured_at=now,
                                             elected=False, **record_fields(result, best.metric))
         _mirror_scores([result], field, best.metric, now)
-        degraded = None if score is None else metrics.degraded(best.metric, score, best.baseline_score, factor)
-        _follow_naive_verdict(field=field, record=record, actor=actor_name(user) if user else trigger)
-        field_event_record(field=field, kind="monitored", actor=actor_name(user) if user else trigger,
-                           message=(f"{best.model.name}: {best.metric} {score:.4g} vs baseline {best.baseline_score:.4g}"
-                                    f"{' — degraded' if degraded else ''}" if score is not None
-                                    else f"{best.model.name} could not be scored: {result.note}"),
-                           score=score, baseline=best.baseline_score, degraded=degraded)
+        _follow_naive_verdict(field=field, record=record, actor=actor)
+        if score is not None:
+            FieldMonitor.objects.filter(field=field).update(last_check_at=now, last_score=score)
+    degraded = None if score is None else metrics.degraded(best.metric, score, best.baseline_score, factor)
     return Check(record=record, best=best, degraded=degraded,
                  threshold=metrics.threshold(best.metric, best.baseline_score, factor))
+
+
+def field_monitor_check(*, field: str, user=None) -> Check:
+    """The manual monitor: re-score only the best and keep the history; never changes the best."""
+    actor = actor_name(user) if user else Trigger.MONITOR
+    check = best_rescore(field=field, trigger=Trigger.MONITOR, actor=actor)
+    score, best = check.record.score, check.best
+    field_event_record(field=field, kind="monitored", actor=actor,
+                       message=(f"{best.model.name}: {best.metric} {score:.4g} vs baseline {best.baseline_score:.4g}"
+                                f"{' (degraded)' if check.degraded else ''}" if score is not None
+                                else f"{best.model.name} could not be scored: {check.record.note}"),
+                       score=score, baseline=best.baseline_score, degraded=check.degraded)
+    return check
+
+
+def field_baseline_reset(*, field: str, baseline: float, reason: str) -> None:
+    """Replace the baseline of the current best (the monitoring loop's zero-baseline rule)."""
+    best = registry_selectors.field_best(field)
+    if best is None:
+        return
+    with transaction.atomic():
+        registry_services.field_best_set(field=field, model=best.model, version=best.version, metric=best.metric,
+                                         baseline_score=baseline, elected_by=best.elected_by)
+        FieldMonitor.objects.filter(field=field).update(baseline=baseline)
+        field_event_record(field=field, kind="rebaselined", actor="monitor", message=reason, baseline=baseline)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from telemetry import drift
 from telemetry.base import TelemetrySource
 from telemetry.frame import WindowFrame
 from telemetry.gnettrack import KPIS
@@ -61,7 +62,8 @@ def load_records(data_dirs: Sequence[Path]) -> dict[int, CellRecords]:
     }
 
 
-def aggregate(records: CellRecords, window_seconds: int, shift: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def aggregate(records: CellRecords, window_seconds: int, shift: int = 0,
+              values: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Window start times, sample counts and the FIELDS matrix for one cell (vectorised)."""
     ts = records.ts + shift
     window = ts // window_seconds
@@ -69,7 +71,7 @@ def aggregate(records: CellRecords, window_seconds: int, shift: int = 0) -> tupl
     counts = np.diff(np.append(first, len(ts)))
     if not len(first):
         return np.array([], np.int64), np.array([], np.int64), np.empty((0, len(FIELDS)))
-    x = records.values
+    x = records.values if values is None else values
     valid = ~np.isnan(x)
     n = np.add.reduceat(valid.astype(np.int64), first, axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -95,14 +97,28 @@ class EmbeddedSource(TelemetrySource):
         replay_anchor: int | None = None,
         replay_lead_seconds: int = 2 * HOUR,
         clock: Callable[[], float] = time.time,
+        drift_path: Path | None = None,
     ) -> None:
         self.data_dirs = [Path(d) for d in data_dirs]
+        self.drift_path = Path(drift_path) if drift_path else None
+        self._drift_stamp: float | None = None
+        self._drifts: list[drift.Drift] = []
         self.replay_anchor = replay_anchor
         self.replay_lead_seconds = replay_lead_seconds
         self.clock = clock
         self._lock = threading.Lock()
         self._records: dict[int, CellRecords] | None = None
         self._frames = lru_cache(maxsize=256)(self._aggregate)
+
+    def _follow_drift(self) -> None:
+        """Re-read the drift file when it changes (one stat per call), dropping cached windows."""
+        if self.drift_path is None:
+            return
+        stamp = self.drift_path.stat().st_mtime_ns if self.drift_path.exists() else None
+        if stamp != self._drift_stamp:
+            self._drifts = drift.read(self.drift_path)
+            self._drift_stamp = stamp
+            self._frames.cache_clear()
 
     @property
     def records(self) -> dict[int, CellRecords]:
@@ -137,7 +153,9 @@ class EmbeddedSource(TelemetrySource):
         records = self.records.get(cell_index)
         if records is None:
             return WindowFrame.empty(cell_index=cell_index, window_seconds=window_seconds, fields=FIELDS)
-        start, counts, values = aggregate(records, window_seconds, self.shift)
+        shift = self.shift
+        drifted = drift.apply(records.values, records.ts + shift, cell_index, self._drifts)
+        start, counts, values = aggregate(records, window_seconds, shift, drifted)
         return WindowFrame.build(
             cell_index=cell_index, window_seconds=window_seconds, fields=FIELDS,
             start=start, end=start + window_seconds, values=values, sample_count=counts,
@@ -146,12 +164,14 @@ class EmbeddedSource(TelemetrySource):
     def windows(
         self, *, cell_index: int, window_seconds: int, start: int, end: int, fields: Sequence[str]
     ) -> WindowFrame:
+        self._follow_drift()
         frame = self._frames(int(cell_index), int(window_seconds))
         return frame.between(start, min(end, self.now())).select(fields)
 
     def latest_windows(
         self, *, cell_index: int, window_seconds: int, count: int, fields: Sequence[str]
     ) -> WindowFrame:
+        self._follow_drift()
         frame = self._frames(int(cell_index), int(window_seconds))
         visible = int(np.searchsorted(frame.end, self.now(), side="right"))
         return frame.take(slice(max(0, visible - count), visible)).select(fields)

@@ -62,6 +62,7 @@ def _build(key: str) -> TelemetrySource:
         settings.EMBEDDED_DATA_DIRS,
         replay_anchor=_replay_anchor(),
         replay_lead_seconds=settings.EMBEDDED_REPLAY_LEAD_SECONDS,
+        drift_path=Path(settings.VAR_DIR) / "drift.json",
     )
 
 
@@ -69,7 +70,7 @@ def _source(key: str) -> TelemetrySource:
     signature = (
         key, settings.DATA_STORAGE_API_URL, settings.DATA_STORAGE_DATA_ENDPOINT, settings.CLICKHOUSE_DSN,
         settings.CLICKHOUSE_SCHEMA, settings.CLICKHOUSE_TABLE, tuple(map(str, settings.EMBEDDED_DATA_DIRS)),
-        settings.EMBEDDED_REPLAY, settings.EMBEDDED_REPLAY_ANCHOR,
+        settings.EMBEDDED_REPLAY, settings.EMBEDDED_REPLAY_ANCHOR, str(settings.VAR_DIR),
     )
     with _lock:
         if signature not in _built:

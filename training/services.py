@@ -40,8 +40,11 @@ def lookback_range() -> tuple[int, int]:
 
 @transaction.atomic
 def training_job_create(*, model: ModelConfig, lookback_seconds: int | None = None, user=None,
-                        reason: str = "api") -> TrainingJob:
-    """Queue a job: take the model's training lock (409 naming the active job if it is held)."""
+                        reason: str = "api", hook: str | None = None) -> TrainingJob:
+    """Queue a job: take the model's training lock (409 naming the active job if it is held).
+
+    `hook` is a django-q2 result hook (a dotted function path) called once the task has run.
+    """
     low, high = lookback_range()
     lookback = settings.TRAINING_DEFAULT_LOOKBACK_SECONDS if lookback_seconds is None else lookback_seconds
     if not isinstance(lookback, int) or isinstance(lookback, bool) or not low <= lookback <= high:
@@ -56,15 +59,15 @@ def training_job_create(*, model: ModelConfig, lookback_seconds: int | None = No
                                      requested_by=user if getattr(user, "pk", None) else None, reason=reason)
     _event(job, kind="queued", actor=actor_name(user), message=f"training of {model.name} queued ({reason})",
            to_status=JobStatus.QUEUED, lookback_seconds=lookback)
-    transaction.on_commit(lambda: _enqueue(job))
+    transaction.on_commit(lambda: _enqueue(job, hook))
     return job
 
 
-def _enqueue(job: TrainingJob) -> None:
+def _enqueue(job: TrainingJob, hook: str | None = None) -> None:
     from django_q.tasks import async_task
 
     async_task("training.tasks.run_training_job", str(job.id), task_name=f"train-{job.model.name}-{job.id}",
-               group="training", timeout=settings.Q_TASK_TIMEOUT_SECONDS)
+               group="training", timeout=settings.Q_TASK_TIMEOUT_SECONDS, hook=hook)
 
 
 def training_job_claim(*, job_id, worker: str) -> TrainingJob | None:
@@ -190,4 +193,14 @@ def training_recover(*, stale_after_seconds: int | None = None) -> list[str]:
     for model in old_locks.exclude(id__in=active_models):
         if registry_services.model_training_lock_release(model_id=model.id):
             lines.append(f"released the stale training lock of {model.name}")
+    return lines
+
+
+def training_requeue_queued() -> list[str]:
+    """Start-up only: queue again every job still `queued`. A dead cluster may have taken their
+    tasks off the broker; the claim is conditional, so a duplicate task just finds nothing."""
+    lines = []
+    for job in TrainingJob.objects.filter(status=JobStatus.QUEUED).select_related("model"):
+        _enqueue(job)
+        lines.append(f"queued job {job.id} of {job.model.name} again")
     return lines

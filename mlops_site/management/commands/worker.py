@@ -3,7 +3,9 @@ then run the django-q2 cluster (qcluster). No torch op runs here before the fork
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.management import call_command
+from django_q.tasks import async_task
 from django.core.management.base import BaseCommand
 
 from mlops_site.schedules import ensure_schedules
@@ -18,4 +20,7 @@ class Command(BaseCommand):
             self.stdout.write(f"recovery: {line}")
         for change in ensure_schedules():
             self.stdout.write(f"schedule: {change}")
+        if settings.MONITORING_ENABLED:
+            # The scheduler first fires 30 s after start; check due fields right away instead.
+            async_task("performance.tasks.monitor_tick", task_name="monitor-tick-at-start")
         call_command("qcluster")

@@ -1,0 +1,26 @@
+"""django-q2 entry points of the monitoring loop."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+
+def monitor_tick(*fields: str) -> list[str]:
+    from performance import monitoring
+
+    return [f"{o.field}: {o.action}" for o in monitoring.tick(only=list(fields) or None)]
+
+
+def after_retraining_job(task) -> None:
+    """Result hook of a retraining job: make the waiting field due now and tick it at once,
+    so RETRAINING moves on as soon as its last job ends instead of at the next minute."""
+    from django_q.tasks import async_task
+
+    from performance import monitoring
+    from performance.models import FieldMonitor
+
+    job_id = task.args[0] if task.args else None
+    fields = monitoring.fields_waiting_for(job_id)
+    if fields:
+        FieldMonitor.objects.filter(field__in=fields).update(next_check_at=timezone.now())
+        async_task("performance.tasks.monitor_tick", *fields, task_name="monitor-tick-after-retraining")
