@@ -20,6 +20,12 @@ class NotFound(DomainError):
     status_code = 404
 
 
+class Forbidden(DomainError):
+    """Authenticated, but the caller's role does not allow it."""
+
+    status_code = 403
+
+
 class Conflict(DomainError):
     status_code = 409
 

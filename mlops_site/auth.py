@@ -1,6 +1,7 @@
 """API authentication: a bearer token, an X-API-Key header, or a Django session (with CSRF).
 
-Writes always need one of them (401 otherwise). Reads too, unless API_PUBLIC_READS=true.
+Writes need one of them (401 otherwise) and the operators role (403 for viewers). Reads need
+one of them too, unless API_PUBLIC_READS=true.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from ninja.errors import HttpError
 from ninja.security import APIKeyCookie, APIKeyHeader, HttpBearer
 from ninja.utils import check_csrf
 
+from core.errors import Forbidden
 from mlops_site.models import ApiToken, hash_token
+from mlops_site.roles import is_operator
 
 
 def user_for_token(token: str | None):
@@ -29,16 +32,30 @@ def user_for_token(token: str | None):
     return row.user
 
 
+def _allowed(user, write: bool):
+    if user is not None and write and not is_operator(user):
+        raise Forbidden(f"user {user.get_username()} may only read: changes need the operators role")
+    return user
+
+
 class BearerToken(HttpBearer):
+    def __init__(self, write: bool = False) -> None:
+        super().__init__()
+        self.write = write
+
     def authenticate(self, request, token):
-        return user_for_token(token)
+        return _allowed(user_for_token(token), self.write)
 
 
 class ApiKeyHeader(APIKeyHeader):
     param_name = "X-API-Key"
 
+    def __init__(self, write: bool = False) -> None:
+        super().__init__()
+        self.write = write
+
     def authenticate(self, request, key):
-        return user_for_token(key)
+        return _allowed(user_for_token(key), self.write)
 
 
 class Session(APIKeyCookie):
@@ -47,15 +64,16 @@ class Session(APIKeyCookie):
 
     param_name = settings.SESSION_COOKIE_NAME
 
-    def __init__(self) -> None:
+    def __init__(self, write: bool = False) -> None:
         super().__init__(csrf=False)
+        self.write = write
 
     def authenticate(self, request, key):
         if not request.user.is_authenticated:
             return None
         if request.method not in ("GET", "HEAD", "OPTIONS") and check_csrf(request):
             raise HttpError(403, "CSRF check failed: send the X-CSRFToken header with the csrftoken cookie")
-        return request.user
+        return _allowed(request.user, self.write)
 
 
 def public_reads(request):
@@ -65,8 +83,8 @@ def public_reads(request):
     return None
 
 
-WRITE_AUTH = [BearerToken(), ApiKeyHeader(), Session()]
-READ_AUTH = [public_reads, *WRITE_AUTH]
+WRITE_AUTH = [BearerToken(write=True), ApiKeyHeader(write=True), Session(write=True)]
+READ_AUTH = [public_reads, BearerToken(), ApiKeyHeader(), Session()]
 
 
 def caller(request):

@@ -1,9 +1,30 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from inference import views as inference_views
 from mlops_site.api import api
+from performance import views as performance_views
+from registry import views as registry_views
+from training import views as training_views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("v1/", api.urls),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", performance_views.dashboard, name="dashboard"),
+    path("partials/dashboard/", performance_views.dashboard_table, name="dashboard-table"),
+    path("fields/<str:field>/", performance_views.field_page, name="field"),
+    path("fields/<str:field>/evaluate/", performance_views.field_evaluate, name="field-evaluate"),
+    path("fields/<str:field>/monitor/", performance_views.field_monitor, name="field-monitor"),
+    path("fields/<str:field>/set-best/<uuid:model_id>/", performance_views.field_set_best, name="field-set-best"),
+    path("models/", registry_views.model_list, name="models"),
+    path("models/new/", registry_views.model_new, name="model-new"),
+    path("models/<uuid:model_id>/", registry_views.model_detail, name="model"),
+    path("models/<uuid:model_id>/train/", training_views.model_train, name="model-train"),
+    path("jobs/", training_views.job_list, name="jobs"),
+    path("partials/jobs/", training_views.job_table, name="jobs-table"),
+    path("jobs/<uuid:job_id>/cancel/", training_views.job_cancel, name="job-cancel"),
+    path("forecast/", inference_views.forecast, name="forecast"),
 ]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 
+from core.errors import DomainError
+from performance import services
 from performance.models import FieldEvent, FieldMonitor, MonitorEvent, ScoreRecord
 from registry.admin import ReadOnlyAdmin
 
@@ -26,6 +28,26 @@ class FieldEventAdmin(ReadOnlyAdmin):
 
 @admin.register(FieldMonitor)
 class FieldMonitorAdmin(ReadOnlyAdmin):
+    actions = ["evaluate", "monitor_now"]
+
+    @admin.action(description="Evaluate the selected fields (elect a best)")
+    def evaluate(self, request, queryset):
+        for monitor in queryset:
+            try:
+                services.field_evaluate(field=monitor.field, metric=monitor.metric, user=request.user)
+                self.message_user(request, f"{monitor.field} evaluated", messages.SUCCESS)
+            except DomainError as error:
+                self.message_user(request, f"{monitor.field}: {error.message}", messages.WARNING)
+
+    @admin.action(description="Re-score the best model of the selected fields now")
+    def monitor_now(self, request, queryset):
+        for monitor in queryset:
+            try:
+                check = services.field_monitor_check(field=monitor.field, user=request.user)
+                self.message_user(request, f"{monitor.field}: {check.record.metric} {check.record.score}", messages.SUCCESS)
+            except DomainError as error:
+                self.message_user(request, f"{monitor.field}: {error.message}", messages.WARNING)
+
     list_display = ("field", "state", "metric", "baseline", "last_score", "below_naive", "last_check_at",
                     "next_check_at", "consecutive_failures")
     list_filter = ("state", "metric", "below_naive")
@@ -37,3 +59,25 @@ class MonitorEventAdmin(ReadOnlyAdmin):
     list_filter = ("field", "kind", "to_state")
     search_fields = ("field", "reason")
     date_hierarchy = "at"
+
+
+@admin.action(description="Evaluate the fields the selected models forecast")
+def evaluate_outputs(modeladmin, request, queryset):
+    for field in sorted({f for model in queryset for f in model.output_fields}):
+        try:
+            evaluation = services.field_evaluate(field=field, user=request.user)
+            best = evaluation.best.model.name if evaluation.best else "nobody"
+            modeladmin.message_user(request, f"{field}: {len(evaluation.records)} scored, best {best}", messages.SUCCESS)
+        except DomainError as error:
+            modeladmin.message_user(request, f"{field}: {error.message}", messages.WARNING)
+
+
+@admin.action(description="Make the selected versions' models the best for their fields")
+def set_best(modeladmin, request, queryset):
+    for version in queryset.select_related("model"):
+        for field in version.model.output_fields:
+            try:
+                services.field_best_override(field=field, model_id=version.model_id, user=request.user)
+                modeladmin.message_user(request, f"{version.model} is the best for {field}", messages.SUCCESS)
+            except DomainError as error:
+                modeladmin.message_user(request, f"{field}: {error.message}", messages.WARNING)

@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 
 from core.errors import DomainError
 from registry import services
-from registry.models import BOUNDS, FieldBest, MlflowOutbox, ModelConfig, ModelEvent, ModelVersion
+from registry.models import BOUNDS, FieldBest, MlflowOutbox, ModelConfig, ModelEvent, ModelField, ModelVersion
 from telemetry.sources import available_fields
 
 CONFIG_FIELDS = ("name", "architecture", "input_fields", "output_fields", *BOUNDS)
@@ -59,14 +59,14 @@ class VersionInline(admin.TabularInline):
         return False
 
 
-@admin.register(ModelConfig)
 class ModelConfigAdmin(admin.ModelAdmin):
+    """Registered by mlops_site.admin, which adds the actions of the apps above the registry."""
+
     list_display = ("name", "architecture", "outputs", "window_duration_seconds", "lookback_steps",
                     "forecast_steps", "is_training", "created_at")
     list_filter = ("architecture", "is_training", "window_duration_seconds")
     search_fields = ("name", "id", "fields__name")
     inlines = [VersionInline]
-
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("fields")
 
@@ -108,6 +108,12 @@ class ModelConfigAdmin(admin.ModelAdmin):
     def save_related(self, request, form, formsets, change):
         pass  # fields were written by the service
 
+    def get_deleted_objects(self, objs, request):
+        # Versions, fields and elections go with their model through the service; the read-only
+        # admins of those rows must not block it.
+        deleted, counts, _, protected = super().get_deleted_objects(objs, request)
+        return deleted, counts, set(), protected
+
     def delete_model(self, request, obj):
         try:
             services.model_config_delete(model=obj, user=request.user)
@@ -119,12 +125,16 @@ class ModelConfigAdmin(admin.ModelAdmin):
             self.delete_model(request, model)
 
 
-@admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ("model", "version", "mlflow_version", "trained_until", "created_at")
+    """Registered by mlops_site.admin (with the set-best action)."""
+
+    list_display = ("model", "version", "mlflow_version", "mlflow_run", "trained_until", "created_at")
     list_filter = ("model__architecture",)
     search_fields = ("model__name", "mlflow_run_id")
     list_select_related = ("model",)
+    @admin.display(description="MLflow run")
+    def mlflow_run(self, version: ModelVersion):
+        return mlflow_run_link(version.mlflow_run_id, version.mlflow_experiment_id)
 
     def has_add_permission(self, request):
         return False
@@ -167,3 +177,24 @@ class FieldBestAdmin(ReadOnlyAdmin):
     list_filter = ("metric", "elected_by")
     search_fields = ("field", "model__name")
     list_select_related = ("model", "version")
+
+
+def mlflow_run_link(run_id: str, experiment_id: str = ""):
+    """A link to the run in the MLflow UI (MLFLOW_UI_URL), or the bare id without a UI."""
+    from django.conf import settings
+    from django.utils.html import format_html
+
+    if not run_id:
+        return "–"
+    if not settings.MLFLOW_UI_URL:
+        return run_id
+    return format_html('<a href="{}/#/experiments/{}/runs/{}" target="_blank" rel="noopener">{}</a>',
+                       settings.MLFLOW_UI_URL, experiment_id or "0", run_id, run_id[:12])
+
+
+@admin.register(ModelField)
+class ModelFieldAdmin(ReadOnlyAdmin):
+    list_display = ("model", "role", "position", "name")
+    list_filter = ("role", "name")
+    search_fields = ("model__name", "name")
+    list_select_related = ("model",)

@@ -142,6 +142,7 @@ class ModelVersion(models.Model):
     version = models.PositiveIntegerField()
     bundle_path = models.CharField(max_length=512, help_text="key in the 'models' storage")
     mlflow_run_id = models.CharField(max_length=64, blank=True)
+    mlflow_experiment_id = models.CharField(max_length=64, blank=True)
     mlflow_version = models.CharField(max_length=32, blank=True)
     trained_from = models.DateTimeField(null=True, blank=True)
     trained_until = models.DateTimeField(null=True, blank=True, help_text="end of the data this version saw")

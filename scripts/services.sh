@@ -5,6 +5,7 @@
 #   S3          moto_server on a free loopback port (MinIO's stand-in), buckets mlflow + cellwise
 #   MLflow      `mlflow server` on a free port: PostgreSQL backend, artifacts proxied to S3
 #   ClickHouse  chdb (the ClickHouse engine, in-process) at chdb://$RUN/chdb, tests only
+#   Chromium    Debian's, for the browser tests (installed with apt if missing)
 # Any service that cannot be started stops the script with an error (tests never skip it).
 set -euo pipefail
 : "${VENV:?source scripts/venv.sh first}"
@@ -42,9 +43,17 @@ ensure_postgres() {
   echo "PostgreSQL is not answering on $PG_HOST:$PG_PORT" >&2; return 1
 }
 
+ensure_chromium() {  # the browser tests drive Debian's Chromium through Playwright
+  [ -x /usr/bin/chromium ] && return 0
+  echo "installing Chromium..." >&2
+  DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null
+  [ -x /usr/bin/chromium ] || { echo "Chromium could not be installed" >&2; return 1; }
+}
+
 services_up() {
   trap services_down EXIT
   ensure_postgres
+  ensure_chromium
   psql -h $PG_HOST -p "$PG_PORT" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='cellwise_mlflow'" | grep -q 1 \
     || psql -h $PG_HOST -p "$PG_PORT" -U postgres -qc "CREATE DATABASE cellwise_mlflow"
 

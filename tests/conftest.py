@@ -60,7 +60,27 @@ def _fresh_inference_cache():
 
 @pytest.fixture
 def user(db, django_user_model):
-    return django_user_model.objects.create_user("alice", password="secret-pw")
+    """An operator (may change things)."""
+    from django.contrib.auth.models import Group
+
+    alice = django_user_model.objects.create_user("alice", password="secret-pw")
+    alice.groups.add(Group.objects.get_or_create(name="operators")[0])
+    return alice
+
+
+@pytest.fixture
+def viewer(db, django_user_model):
+    """A viewer (read only)."""
+    from django.contrib.auth.models import Group
+
+    bob = django_user_model.objects.create_user("bob", password="secret-pw")
+    bob.groups.add(Group.objects.get_or_create(name="viewers")[0])
+    return bob
+
+
+@pytest.fixture
+def viewer_api(client, viewer) -> "Api":
+    return Api(client, ApiToken.issue(user=viewer, name="tests")[1])
 
 
 @pytest.fixture
@@ -114,3 +134,17 @@ def make_model(db):
         return services.model_config_create(**spec)
 
     return make
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_stray_database_sessions(django_db_setup, django_db_blocker):
+    """Worker processes killed by the tests may leave a PostgreSQL session behind for a moment;
+    end them so the test database can be dropped cleanly."""
+    yield
+    with django_db_blocker.unblock():
+        from django.db import connection
+
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                               "WHERE datname = current_database() AND pid <> pg_backend_pid()")

@@ -5,18 +5,23 @@ from __future__ import annotations
 from django.contrib import admin, messages
 
 from core.errors import DomainError
-from registry.admin import ReadOnlyAdmin
+from registry.admin import ReadOnlyAdmin, mlflow_run_link
 from training import services
 from training.models import JobEvent, TrainingJob
 
 
 @admin.register(TrainingJob)
 class TrainingJobAdmin(ReadOnlyAdmin):
-    list_display = ("id", "model", "status", "progress", "val_loss", "created_at", "completed_at", "reason")
+    list_display = ("id", "model", "status", "progress", "val_loss", "mlflow_run", "created_at", "completed_at",
+                    "reason")
     list_filter = ("status", "reason")
     search_fields = ("id", "model__name", "error_message")
     list_select_related = ("model", "version")
     actions = ["cancel", "retrain"]
+
+    @admin.display(description="MLflow run")
+    def mlflow_run(self, job: TrainingJob):
+        return mlflow_run_link(job.mlflow_run_id, job.version.mlflow_experiment_id if job.version else "")
 
     @admin.display(description="epoch")
     def progress(self, job: TrainingJob) -> str:
@@ -46,3 +51,13 @@ class JobEventAdmin(ReadOnlyAdmin):
     list_display = ("at", "job_id", "kind", "from_status", "to_status", "actor", "message")
     list_filter = ("kind", "to_status")
     search_fields = ("job_id", "model_id", "message")
+
+
+@admin.action(description="Train the selected models")
+def train_models(modeladmin, request, queryset):
+    for model in queryset:
+        try:
+            job = services.training_job_create(model=model, user=request.user, reason="admin")
+            modeladmin.message_user(request, f"{model}: queued job {job.id}", messages.SUCCESS)
+        except DomainError as error:
+            modeladmin.message_user(request, error.message, messages.WARNING)

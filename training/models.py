@@ -41,6 +41,7 @@ class TrainingJob(models.Model):
     total_epochs = models.PositiveIntegerField(default=0)
     train_loss = models.FloatField(null=True, blank=True)
     val_loss = models.FloatField(null=True, blank=True)
+    history = models.JSONField(default=list, blank=True, help_text="per epoch: epoch, train_loss, val_loss")
     cancel_requested = models.BooleanField(default=False)
     # Which process runs it, and when it last showed life: how a dead worker's job is found.
     worker = models.CharField(max_length=200, blank=True)

@@ -118,12 +118,17 @@ def _train(job: TrainingJob) -> str:
     network = build_network(model.architecture, lookback=model.lookback_steps, n_inputs=len(model.input_fields),
                             forecast=model.forecast_steps, n_outputs=len(model.output_fields),
                             hidden=model.hidden_size)
+    curve: list[dict] = []
+
+    def on_epoch(epoch: int, train_loss: float, val_loss: float) -> bool:
+        curve.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss})
+        return services.training_job_progress(job_id=job.id, epoch=epoch, train_loss=train_loss,
+                                              val_loss=val_loss, history=curve)
+
     trainer = fit_ridge if model.architecture == "linear" else fit
     result = trainer(
         network, x_train, y_train, x_val, y_val, epochs=model.epochs, batch_size=model.batch_size,
-        learning_rate=model.learning_rate, patience=model.patience, seed=model.seed,
-        on_epoch=lambda epoch, tl, vl: services.training_job_progress(job_id=job.id, epoch=epoch,
-                                                                      train_loss=tl, val_loss=vl),
+        learning_rate=model.learning_rate, patience=model.patience, seed=model.seed, on_epoch=on_epoch,
     )
     if result.stopped == "cancelled":
         services.training_job_mark_cancelled(job_id=job.id)
@@ -159,7 +164,7 @@ def _train(job: TrainingJob) -> str:
         with transaction.atomic():  # the version exists only if the job completes
             version = registry_services.model_version_create(
                 model_id=model.id, bundle_path=bundle_key, mlflow_run_id=tracked.run_id,
-                mlflow_version=tracked.mlflow_version,
+                mlflow_experiment_id=tracked.experiment_id, mlflow_version=tracked.mlflow_version,
                 trained_from=datetime.fromisoformat(summary["data_from"]),
                 trained_until=datetime.fromisoformat(summary["data_until"]),
                 metrics=metrics, data_summary=summary,

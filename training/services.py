@@ -82,11 +82,13 @@ def training_job_claim(*, job_id, worker: str) -> TrainingJob | None:
     return job
 
 
-def training_job_progress(*, job_id, epoch: int, train_loss: float, val_loss: float) -> bool:
-    """Save one epoch's progress (one UPDATE); False when a cancel was requested."""
-    return bool(TrainingJob.objects.filter(id=job_id, status=JobStatus.RUNNING, cancel_requested=False).update(
-        epoch=epoch, train_loss=train_loss, val_loss=val_loss, heartbeat_at=timezone.now()
-    ))
+def training_job_progress(*, job_id, epoch: int, train_loss: float, val_loss: float,
+                          history: list[dict] | None = None) -> bool:
+    """Save one epoch's progress and the curve so far (one UPDATE); False when a cancel was requested."""
+    fields = dict(epoch=epoch, train_loss=train_loss, val_loss=val_loss, heartbeat_at=timezone.now())
+    if history is not None:
+        fields["history"] = history
+    return bool(TrainingJob.objects.filter(id=job_id, status=JobStatus.RUNNING, cancel_requested=False).update(**fields))
 
 
 def training_job_heartbeat(*, job_id) -> bool:

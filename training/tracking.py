@@ -23,6 +23,7 @@ PIP_REQUIREMENTS = ["torch==2.13.0", "mlflow==3.17.2", "numpy==2.4.6"]
 @dataclass
 class TrackedRun:
     run_id: str
+    experiment_id: str
     mlflow_version: str
 
 
@@ -72,4 +73,5 @@ def log_training_run(*, model_id: str, model_name: str, job_id: str, params: dic
     except BaseException:
         client.set_terminated(run_id, "FAILED")
         raise
-    return TrackedRun(run_id=run_id, mlflow_version=str(info.registered_model_version or ""))
+    return TrackedRun(run_id=run_id, experiment_id=str(experiment_id),
+                      mlflow_version=str(info.registered_model_version or ""))

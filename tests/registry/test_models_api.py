@@ -154,3 +154,13 @@ def test_list_costs_the_same_queries_for_10_or_1000_models(api):
     assert len(response.json()["items"]) == 500 and response.json()["count"] == 1000
     # token, count, page, fields, latest jobs, latest scores, best-for: the same for any page size
     assert len(large) == len(small) <= 7
+
+
+def test_viewers_read_but_cannot_write(viewer_api, api):
+    model_id = api.post("/models", body()).json()["id"]
+    assert viewer_api.get("/models").status_code == 200
+    response = viewer_api.post("/models", body(name="by-viewer"))
+    assert response.status_code == 403 and "operators role" in response.json()["detail"]
+    assert viewer_api.delete(f"/models/{model_id}").status_code == 403
+    assert viewer_api.post("/training/train", {"model_id": model_id}).status_code == 403
+    assert viewer_api.post("/performance/sinr_mean/evaluate").status_code == 403

@@ -1,0 +1,54 @@
+"""The forecast page: pick a field, a cell and optionally a model; see recent actuals and the forecast."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+
+from core.errors import DomainError
+from inference.forecasting import forecast_cell
+from registry import selectors as registry_selectors
+from registry.models import FieldBest
+from telemetry.sources import latest_source
+
+HISTORY_WINDOWS = 60
+
+
+def chart(result, field: str) -> dict:
+    """The latest unbroken run of actuals (at most HISTORY_WINDOWS), then the forecast steps."""
+    source = latest_source()
+    frame = source.latest_windows(cell_index=result.cell_id, window_seconds=result.window_seconds,
+                                  count=HISTORY_WINDOWS, fields=[field]).latest_run()
+    times = [int(t) for t in frame.start] + [int(s["window_start"].timestamp()) for s in result.steps]
+    actual = [float(v) for v in frame.column(field)] + [None] * len(result.steps)
+    forecast = [None] * (len(frame) - 1) + [float(frame.column(field)[-1])] + [s["values"][field] for s in result.steps]
+    return {"x": times, "yLabel": field, "series": [{"label": "actual", "values": actual},
+                                                    {"label": "forecast", "values": forecast, "color": "#b45309",
+                                                     "dash": [6, 4]}]}
+
+
+@login_required
+def forecast(request):
+    fields = sorted(registry_selectors.fields_with_models())
+    best_fields = set(FieldBest.objects.values_list("field", flat=True))
+    context = {"fields": fields, "best_fields": best_fields, "error": "", "result": None,
+               "chosen": {"field": request.GET.get("field", ""), "cell": request.GET.get("cell", ""),
+                          "model": request.GET.get("model", "")}}
+    try:
+        context["cells"] = latest_source().cells()
+    except DomainError as error:
+        context["cells"], context["error"] = [], error.message
+    field, cell = context["chosen"]["field"], context["chosen"]["cell"]
+    if field:
+        context["models"] = registry_selectors.model_list(output_field=field)
+    if field and cell:
+        try:
+            result = forecast_cell(output_field=field, cell_id=int(cell), model_id=context["chosen"]["model"] or None)
+            context["result"] = result.as_dict()
+            context["chart"] = chart(result, field)
+        except DomainError as error:
+            context["error"] = error.message
+        except ValueError:
+            context["error"] = f"{cell!r} is not a cell id"
+    template = "inference/_result.html" if request.htmx and request.htmx.target == "forecast-result" else "inference/forecast.html"
+    return render(request, template, context)
