@@ -54,3 +54,8 @@ class UpstreamRejected(DomainError):
     def __init__(self, dependency: str, message: str, **details: Any) -> None:
         super().__init__(f"{dependency} rejected the request: {message}", dependency=dependency, **details)
         self.dependency = dependency
+
+
+# KPI field names as the data sources spell them; used to validate field path and query
+# parameters before they reach a database (NUL bytes and the like are refused with a 422).
+FIELD_NAME_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"

@@ -5,7 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from ninja import Router, Schema
+from ninja import Field, Router, Schema
+
+from core.errors import FIELD_NAME_PATTERN
 
 from inference.forecasting import forecast_cell
 from mlops_site.auth import READ_AUTH
@@ -14,8 +16,8 @@ router = Router(tags=["inference"])
 
 
 class InferenceIn(Schema):
-    output_field: str
-    cell_id: int
+    output_field: str = Field(pattern=FIELD_NAME_PATTERN)
+    cell_id: int = Field(ge=-(2**63), le=2**63 - 1)
     model_id: uuid.UUID | None = None
 
 

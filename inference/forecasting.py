@@ -17,7 +17,7 @@ import numpy as np
 
 from core.errors import Conflict, Invalid
 from inference import cache
-from inference.metrics import INFERENCE_SECONDS, INFERENCES
+from inference.instruments import INFERENCE_SECONDS, INFERENCES
 from registry import selectors as registry_selectors
 from registry.models import FieldBest, ModelVersion
 from telemetry.frame import WindowFrame

@@ -11,6 +11,7 @@ from ninja.errors import AuthenticationError, ValidationError
 from core.errors import DomainError
 from mlops_site.auth import WRITE_AUTH
 from mlops_site.health import run_checks
+from mlops_site.tokens_api import router as tokens_router
 from inference.api import router as inference_router
 from performance.api import router as performance_router
 from registry.api import router as registry_router
@@ -66,6 +67,7 @@ def health(request):
     return Status(200 if healthy else 503, {"status": status, "checks": checks})
 
 
+api.add_router("/auth", tokens_router)
 api.add_router("/", registry_router)
 api.add_router("/training", training_router)
 api.add_router("/inference", inference_router)

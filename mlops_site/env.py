@@ -84,6 +84,13 @@ class EnvReader:
             return list(default)
         return [item.strip() for item in value.split(",") if item.strip()]
 
+    def cache(self, name: str, default: str) -> dict[str, Any]:
+        url = self._raw(name) or default
+        try:
+            return self._env.cache_url_config(url)
+        except Exception as error:  # django-environ raises several types for a bad URL
+            raise self._fail(name, f"not a cache URL ({error})") from None
+
     def int_list(self, name: str) -> list[int]:
         items = self.list(name)
         if not all(item.lstrip("-").isdigit() for item in items):

@@ -13,7 +13,7 @@ MAX_LIMIT = 500
 
 class PageParams(Schema):
     limit: int = Field(100, ge=1, le=MAX_LIMIT, description=f"items per page (1-{MAX_LIMIT})")
-    offset: int = Field(0, ge=0, description="items to skip")
+    offset: int = Field(0, ge=0, le=10**9, description="items to skip")
 
 
 class Page(Schema, Generic[T]):

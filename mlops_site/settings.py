@@ -29,10 +29,34 @@ def _local_secret_key() -> str:
 
 
 # --- Django core -------------------------------------------------------------------------
-SECRET_KEY = env.str("DJANGO_SECRET_KEY") or _local_secret_key()
+# production: refuse to start with DEBUG, a missing or placeholder secret key, or "*" hosts.
+CELLWISE_ENV = env.str("CELLWISE_ENV", "development", choices=["development", "production"])
+PRODUCTION = CELLWISE_ENV == "production"
+SECRET_KEY = env.str("DJANGO_SECRET_KEY") or ("" if PRODUCTION else _local_secret_key())
 DEBUG = env.bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS")
+if PRODUCTION:
+    from mlops_site.hardening import production_problems
+
+    _problems = production_problems(debug=DEBUG, secret_key=SECRET_KEY, allowed_hosts=ALLOWED_HOSTS)
+    if _problems:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured("refusing to start in production: " + "; ".join(_problems))
+
+# Security headers (and cookies that only travel over HTTPS in production).
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", PRODUCTION)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", 0, min=0)
+if env.bool("BEHIND_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Request size limits: API bodies are small JSON documents.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", 1024 * 1024, min=1024)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -43,6 +67,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "django_q",
+    "ninja",  # serves the API docs' Swagger UI from static files instead of a CDN
     "mlops_site",
     "telemetry",
     "registry",
@@ -52,7 +77,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "mlops_site.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "mlops_site.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -154,6 +181,9 @@ if MODEL_STORAGE_BACKEND == "s3":
             "addressing_style": "path",
             "file_overwrite": False,
             "location": "bundles",
+            # Fail fast when S3 is down instead of retrying for tens of seconds.
+            "client_config": __import__("botocore.config").config.Config(
+                connect_timeout=3, read_timeout=20, retries={"max_attempts": 2, "mode": "standard"}),
         },
     }
 else:
@@ -254,12 +284,22 @@ if Q_BROKER == "redis":
 else:
     Q_CLUSTER["orm"] = "default"
 
+# --- Caches, metrics ------------------------------------------------------------------------------
+# A shared cache (CACHE_URL=redis://…) makes the token endpoint's rate limit hold across processes.
+CACHES = {"default": env.cache("CACHE_URL", "locmemcache://")}
+# Prometheus: GET /metrics needs this key (Authorization: Bearer <key>); unset, the endpoint is off.
+METRICS_KEY = env.str("METRICS_KEY")
+TOKEN_RATE_LIMIT = env.str("TOKEN_RATE_LIMIT", "10/m")
+
 # --- Logging -----------------------------------------------------------------------------------
+# Structured logs through structlog: JSON lines in production (LOG_FORMAT=json), readable text
+# otherwise; every line carries the request id or the job id it belongs to.
+LOG_FORMAT = env.str("LOG_FORMAT", "json" if PRODUCTION else "console", choices=["json", "console"])
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {"structured": {"()": "mlops_site.logs.formatter", "json": LOG_FORMAT == "json"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},

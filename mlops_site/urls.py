@@ -4,6 +4,7 @@ from django.urls import path
 
 from inference import views as inference_views
 from mlops_site.api import api
+from mlops_site.metrics import metrics_view
 from performance import views as performance_views
 from registry import views as registry_views
 from training import views as training_views
@@ -11,6 +12,7 @@ from training import views as training_views
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("v1/", api.urls),
+    path("metrics", metrics_view, name="metrics"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", performance_views.dashboard, name="dashboard"),

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.conf import settings
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Path, Query, Router, Schema
 
-from core.errors import NotFound
+from core.errors import FIELD_NAME_PATTERN, NotFound
 from mlops_site.auth import READ_AUTH, WRITE_AUTH, caller
 from mlops_site.paging import Page, PageParams, page_of
 from performance import metrics, selectors, services
@@ -19,6 +19,7 @@ from registry.models import FieldBest
 
 router = Router(tags=["performance"])
 Metric = Literal["rmse", "mae", "mape", "r2"]
+KpiField = Annotated[str, Path(pattern=FIELD_NAME_PATTERN, description="a KPI field, e.g. sinr_mean")]
 
 
 class Baselines(Schema):
@@ -123,21 +124,21 @@ def evaluation_out(field: str, records: list[ScoreRecord], metric: str | None = 
 
 
 @router.post("/{field}/evaluate", response=EvaluationOut, auth=WRITE_AUTH)
-def evaluate(request, field: str, metric: Metric = "rmse"):
+def evaluate(request, field: KpiField, metric: Metric = "rmse"):
     """Score every model of the field on recent unseen windows (with naive baselines) and elect the best."""
     evaluation = services.field_evaluate(field=field, metric=metric, user=caller(request))
     return evaluation_out(field, evaluation.records, metric)
 
 
 @router.get("/{field}", response=EvaluationOut, auth=READ_AUTH)
-def last_evaluation(request, field: str):
+def last_evaluation(request, field: KpiField):
     """The last evaluation as stored (no scoring)."""
     services.check_field(field)
     return evaluation_out(field, selectors.last_evaluation(field))
 
 
 @router.get("/{field}/best", response=BestOut, auth=READ_AUTH)
-def best(request, field: str):
+def best(request, field: KpiField):
     found = registry_selectors.field_best(field)
     if found is None:
         raise NotFound(f"no best model is elected for {field}; evaluate the field first")
@@ -145,7 +146,7 @@ def best(request, field: str):
 
 
 @router.post("/{field}/set-best/{model_id}", response=BestOut, auth=WRITE_AUTH)
-def set_best(request, field: str, model_id: uuid.UUID):
+def set_best(request, field: KpiField, model_id: uuid.UUID):
     """Override the best without re-evaluating; the model's latest score becomes the baseline."""
     return best_out(services.field_best_override(field=field, model_id=model_id, user=caller(request)))
 
@@ -165,7 +166,7 @@ class MonitorOut(Schema):
 
 
 @router.post("/{field}/monitor", response=MonitorOut, auth=WRITE_AUTH)
-def monitor(request, field: str):
+def monitor(request, field: KpiField):
     """Re-score only the best model and record it; never changes the best."""
     check = services.field_monitor_check(field=field, user=caller(request))
     return {
@@ -196,7 +197,7 @@ class StatusOut(Schema):
 
 
 @router.get("/{field}/status", response=StatusOut, auth=READ_AUTH)
-def status(request, field: str):
+def status(request, field: KpiField):
     """The field's persisted monitor state."""
     services.check_field(field)
     state = selectors.monitor(field)
@@ -222,7 +223,7 @@ class HistoryFilters(Schema):
 
 
 @router.get("/{field}/history", response=Page[ScoreOut], auth=READ_AUTH)
-def history(request, field: str, filters: Query[HistoryFilters], paging: Query[PageParams]):
+def history(request, field: KpiField, filters: Query[HistoryFilters], paging: Query[PageParams]):
     """Every score recorded for the field, oldest first."""
     services.check_field(field)
     page = page_of(selectors.history(field, filters.model_id), paging)

@@ -19,6 +19,7 @@ from django.utils import timezone
 from core.errors import Conflict, Invalid, NotFound
 from core.events import actor_name
 from performance import metrics
+from performance.instruments import EVALUATION_SECONDS
 from performance.models import FieldEvent, FieldMonitor, MonitorState, ScoreRecord, Trigger
 from performance.scoring import EvaluationData, ModelScore, record_fields, score_version
 from registry import selectors as registry_selectors
@@ -114,6 +115,11 @@ class Evaluation:
 
 def field_evaluate(*, field: str, metric: str = "rmse", trigger: str = Trigger.EVALUATE, user=None) -> Evaluation:
     """Score every model of the field, elect the best, keep the history."""
+    with EVALUATION_SECONDS.labels(field=field, trigger=trigger).time():
+        return _evaluate(field=field, metric=metric, trigger=trigger, user=user)
+
+
+def _evaluate(*, field: str, metric: str, trigger: str, user) -> Evaluation:
     check_metric(metric)
     check_field(field)
     evaluation = uuid.uuid4()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.http import HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 
+from core.errors import FIELD_NAME_PATTERN
 from mlops_site.auth import READ_AUTH, WRITE_AUTH, caller
 from mlops_site.paging import Page, PageParams, page_of
 from registry import details, selectors, services
@@ -59,8 +60,8 @@ class ModelIn(Schema):
     architecture: Literal["ann", "lstm", "linear"] = Field(
         description="ann: MLP; lstm: two-layer LSTM; linear: ridge regression (hidden_size unused)"
     )
-    input_fields: list[str] = Field(min_length=1, max_length=MAX_INPUT_FIELDS)
-    output_fields: list[str] = Field(min_length=1, max_length=MAX_OUTPUT_FIELDS)
+    input_fields: list[Annotated[str, Field(pattern=FIELD_NAME_PATTERN)]] = Field(min_length=1, max_length=MAX_INPUT_FIELDS)
+    output_fields: list[Annotated[str, Field(pattern=FIELD_NAME_PATTERN)]] = Field(min_length=1, max_length=MAX_OUTPUT_FIELDS)
     window_duration_seconds: int = _bounded("window_duration_seconds")
     lookback_steps: int = _bounded("lookback_steps")
     forecast_steps: int = _bounded("forecast_steps")
@@ -119,7 +120,8 @@ def model_out(model: ModelConfig, extra: dict[str, Any] | None = None) -> dict[s
 
 
 @router.get("/models", response=Page[ModelOut], auth=READ_AUTH)
-def list_models(request, paging: Query[PageParams], include_details: bool = False, output_field: str | None = None):
+def list_models(request, paging: Query[PageParams], include_details: bool = False,
+                output_field: str | None = Query(None, pattern=FIELD_NAME_PATTERN)):
     """Models, oldest first. `include_details` adds training status, scores and best-for fields."""
     page = page_of(selectors.model_list(output_field=output_field), paging)
     extra = details.collect(page["items"]) if include_details else {}

@@ -6,6 +6,7 @@
 #   MLflow      `mlflow server` on a free port: PostgreSQL backend, artifacts proxied to S3
 #   ClickHouse  chdb (the ClickHouse engine, in-process) at chdb://$RUN/chdb, tests only
 #   Chromium    Debian's, for the browser tests (installed with apt if missing)
+#   Redis       the redis-server binary; tests start private servers on free ports
 # Any service that cannot be started stops the script with an error (tests never skip it).
 set -euo pipefail
 : "${VENV:?source scripts/venv.sh first}"
@@ -50,10 +51,18 @@ ensure_chromium() {  # the browser tests drive Debian's Chromium through Playwri
   [ -x /usr/bin/chromium ] || { echo "Chromium could not be installed" >&2; return 1; }
 }
 
+ensure_redis_binary() {  # tests start private redis-servers (the Redis broker, health checks)
+  command -v redis-server >/dev/null && return 0
+  echo "installing Redis..." >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server >/dev/null
+  command -v redis-server >/dev/null || { echo "redis-server could not be installed" >&2; return 1; }
+}
+
 services_up() {
   trap services_down EXIT
   ensure_postgres
   ensure_chromium
+  ensure_redis_binary
   psql -h $PG_HOST -p "$PG_PORT" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='cellwise_mlflow'" | grep -q 1 \
     || psql -h $PG_HOST -p "$PG_PORT" -U postgres -qc "CREATE DATABASE cellwise_mlflow"
 

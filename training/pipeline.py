@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import numpy as np
+import structlog
 from django.conf import settings
 from django.db import transaction
 
@@ -91,16 +92,17 @@ def fetch_samples(model: ModelConfig, *, lookback_seconds: int, job_id=None) -> 
 
 def run(job_id) -> str:
     """Run one job end to end; returns its final status."""
-    job = services.training_job_claim(job_id=job_id, worker=services.worker_id())
-    if job is None:
-        return "not claimed"
-    try:
-        return _train(job)
-    except Exception as error:  # every failure ends the job readably and frees the lock
-        log.exception("training job %s failed", job_id)
-        message = error.message if isinstance(error, DomainError) else f"{type(error).__name__}: {error}"
-        services.training_job_fail(job_id=job_id, error=message)
-        return "failed"
+    with structlog.contextvars.bound_contextvars(job_id=str(job_id)):  # on every log line of the job
+        job = services.training_job_claim(job_id=job_id, worker=services.worker_id())
+        if job is None:
+            return "not claimed"
+        try:
+            return _train(job)
+        except Exception as error:  # every failure ends the job readably and frees the lock
+            log.exception("training job %s failed", job_id)
+            message = error.message if isinstance(error, DomainError) else f"{type(error).__name__}: {error}"
+            services.training_job_fail(job_id=job_id, error=message)
+            return "failed"
 
 
 def _train(job: TrainingJob) -> str:

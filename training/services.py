@@ -20,7 +20,9 @@ from training.models import ACTIVE, JobEvent, JobStatus, TrainingJob
 
 
 def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """host[/CELLWISE_WORKER_NAME]:pid — recovery reads the host and pid back."""
+    label = os.environ.get("CELLWISE_WORKER_NAME", "")
+    return f"{socket.gethostname()}{'/' + label if label else ''}:{os.getpid()}"
 
 
 def _event(job: TrainingJob, *, kind: str, actor: str, message: str, from_status: str = "",
@@ -179,7 +181,7 @@ def training_recover(*, stale_after_seconds: int | None = None) -> list[str]:
     cutoff = timezone.now() - timedelta(seconds=stale_after)
     for job in TrainingJob.objects.filter(status=JobStatus.RUNNING).select_related("model"):
         job_host, _, pid = job.worker.rpartition(":")
-        if job_host == host and pid.isdigit() and not _process_alive(int(pid)):
+        if job_host.split("/")[0] == host and pid.isdigit() and not _process_alive(int(pid)):
             reason = f"its worker process {job.worker} died while it was running"
         elif job.heartbeat_at is None or job.heartbeat_at < cutoff:
             reason = f"no sign of life from its worker {job.worker or '?'} for over {stale_after} s"

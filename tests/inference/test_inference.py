@@ -93,7 +93,7 @@ def test_error_codes(api, model, make_model, settings):
 
 
 def test_inferences_are_counted(api, model):
-    from inference.metrics import INFERENCES
+    from inference.instruments import INFERENCES
 
     counter = INFERENCES.labels(model=str(model.id), field=FIELD)
     before = counter._value.get()

@@ -16,14 +16,15 @@ from urllib.parse import parse_qs, urlparse
 
 
 class FakeDataStorage:
-    def __init__(self, rows: list[dict], *, era: str, prefix: str = "/api/v1/processed") -> None:
+    def __init__(self, rows: list[dict], *, era: str, prefix: str = "/api/v1/processed", port: int = 0) -> None:
         self.rows = rows  # stored with int timestamps; era B answers them as ISO strings
         self.era = era
         self.prefix = prefix
         self.cells = sorted({r["cell_index"] for r in rows}, reverse=True) + [999]  # unordered, one without data
         self.requests: list[tuple[str, dict, dict]] = []
         self.fail_next: list[int] = []
-        server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        ThreadingHTTPServer.allow_reuse_address = True
+        server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         server.daemon_threads = True
         self.server = server
         self.url = f"http://127.0.0.1:{server.server_port}"

@@ -1,0 +1,71 @@
+"""GET /metrics: Prometheus text, protected by METRICS_KEY.
+
+Counters and histograms (inferences, their latency, evaluation durations) live in the
+processes that serve them; with PROMETHEUS_MULTIPROC_DIR set (scripts/start, the image) every
+process of a machine writes there and the endpoint adds them up. Gauges are read from the
+database at scrape time, so they are the same whichever process answers.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+
+from django.conf import settings
+from django.db.models import Count
+from django.http import HttpResponse
+from django.utils import timezone
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+
+from performance.models import FieldMonitor, MonitorState
+from training.models import JobStatus, TrainingJob
+
+
+class StateCollector:
+    """Jobs by status, broker queue depth, monitors by state and checks due now."""
+
+    def collect(self):
+        jobs = GaugeMetricFamily("cellwise_training_jobs", "Training jobs by status", labels=["status"])
+        counts = dict(TrainingJob.objects.values_list("status").annotate(n=Count("id")))
+        for status in JobStatus.values:
+            jobs.add_metric([status], counts.get(status, 0))
+        yield jobs
+        monitors = GaugeMetricFamily("cellwise_monitors", "Field monitors by state", labels=["state"])
+        states = dict(FieldMonitor.objects.values_list("state").annotate(n=Count("id")))
+        for state in MonitorState.values:
+            monitors.add_metric([state], states.get(state, 0))
+        yield monitors
+        yield GaugeMetricFamily("cellwise_monitor_checks_due", "Field checks due now",
+                                value=FieldMonitor.objects.filter(next_check_at__lte=timezone.now()).count())
+        from django_q.brokers import get_broker
+
+        yield GaugeMetricFamily("cellwise_queue_depth", "Tasks waiting in the django-q2 broker",
+                                value=get_broker().queue_size())
+
+
+class _ThisProcess:
+    def collect(self):
+        yield from REGISTRY.collect()
+
+
+def render() -> bytes:
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry.register(_ThisProcess())
+    registry.register(StateCollector())
+    return generate_latest(registry)
+
+
+def metrics_view(request):
+    key = settings.METRICS_KEY
+    if not key:
+        return HttpResponse("metrics are off: set METRICS_KEY\n", status=404, content_type="text/plain")
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(given.encode(), key.encode()):
+        return HttpResponse("send Authorization: Bearer <METRICS_KEY>\n", status=401, content_type="text/plain")
+    return HttpResponse(render(), content_type=CONTENT_TYPE_LATEST)

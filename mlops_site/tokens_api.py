@@ -1,0 +1,40 @@
+"""POST /v1/auth/token: trade a user name and password for an API token (rate limited)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from ninja import Field, Router, Schema, Status
+from ninja.throttling import AnonRateThrottle
+
+from core.errors import DomainError
+from mlops_site.models import ApiToken
+
+router = Router(tags=["auth"])
+
+
+class Unauthorized(DomainError):
+    status_code = 401
+
+
+class TokenIn(Schema):
+    username: str = Field(max_length=150)
+    password: str = Field(max_length=200)
+    name: str = Field("api", max_length=100, description="a label to recognise the token by")
+
+
+class TokenOut(Schema):
+    token: str = Field(description="shown once; only its hash is stored")
+    name: str
+    prefix: str
+
+
+@router.post("/token", response={201: TokenOut}, auth=None,
+             throttle=[AnonRateThrottle(settings.TOKEN_RATE_LIMIT)])
+def issue_token(request, body: TokenIn):
+    """At most TOKEN_RATE_LIMIT requests per client address (429 beyond)."""
+    user = authenticate(request, username=body.username, password=body.password)
+    if user is None or not user.is_active:
+        raise Unauthorized("wrong user name or password")
+    row, token = ApiToken.issue(user=user, name=body.name)
+    return Status(201, {"token": token, "name": row.name, "prefix": row.prefix})

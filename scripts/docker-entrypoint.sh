@@ -1,0 +1,26 @@
+#!/bin/sh
+# Container entrypoint for the web and worker services.
+# - DJANGO_SECRET_KEY left empty in .env: generate one once into the shared var volume and
+#   export it, so Django still reads it from the environment and never runs on a placeholder.
+# - PROMETHEUS_MULTIPROC_DIR: emptied at start (stale files from dead processes would count).
+set -eu
+if [ -z "${DJANGO_SECRET_KEY:-}" ]; then
+  key_file="${CELLWISE_VAR_DIR:-/app/var}/secret_key"
+  mkdir -p "$(dirname "$key_file")"
+  [ -s "$key_file" ] || python -c "import secrets; print(secrets.token_urlsafe(50))" > "$key_file"
+  DJANGO_SECRET_KEY=$(cat "$key_file"); export DJANGO_SECRET_KEY
+fi
+if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
+  rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+fi
+case "${1:-web}" in
+  web)
+    python manage.py migrate --noinput
+    python manage.py bootstrap
+    exec gunicorn mlops_site.wsgi --bind "${API_HOST:-0.0.0.0}:${API_PORT:-8060}" --workers "${WEB_WORKERS:-3}" \
+      --threads 4 --timeout 120 --access-logfile - ;;
+  worker)
+    exec python manage.py worker ;;
+  *)
+    exec "$@" ;;
+esac

@@ -1,0 +1,58 @@
+"""docker-compose.yml cannot run here (no Docker), so its structure is checked: the services,
+health checks and restart policies, a scalable worker, and that every variable it uses is in
+.env.example and read by settings (or is a documented container password)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+ENV_EXAMPLE = dict(line.split("=", 1) for line in (ROOT / ".env.example").read_text().splitlines()
+                   if line and not line.startswith("#"))
+SETTINGS = (ROOT / "mlops_site" / "settings.py").read_text()
+COMPOSE_ONLY = {"POSTGRES_PASSWORD", "CLICKHOUSE_PASSWORD"}  # container passwords, not Django settings
+
+
+def test_services_health_checks_and_restarts():
+    services = COMPOSE["services"]
+    assert set(services) == {"postgres", "redis", "minio", "minio-buckets", "mlflow", "clickhouse", "web", "worker"}
+    for name, service in services.items():
+        if name != "minio-buckets":  # a one-shot job
+            assert service.get("restart") == "unless-stopped", name
+        if name not in ("minio-buckets", "worker"):
+            assert "healthcheck" in service, name
+    assert services["web"]["build"] == "." and services["worker"]["build"] == "."
+    assert "ports" not in services["worker"] and "container_name" not in services["worker"]  # --scale worker=N
+    assert services["worker"]["command"] == ["worker"] and services["web"]["command"] == ["web"]
+    assert services["web"]["environment"]["Q_BROKER"] == "redis"  # workers on several machines share it
+    assert "--artifacts-destination s3://mlflow/artifacts" in services["mlflow"]["command"]
+    assert "postgresql+psycopg://" in services["mlflow"]["command"]
+    init = (ROOT / "scripts" / "compose" / "clickhouse-init.sql").read_text()
+    assert "analytics.processed_latency" in init and "metrics Map(String, Float64)" in init
+
+
+def test_every_variable_is_documented_and_read():
+    text = (ROOT / "docker-compose.yml").read_text()
+    interpolated = set(re.findall(r"(?<!\$)\$\{([A-Z_0-9]+)(?::-[^}]*)?\}", text))
+    assert interpolated, "the compose file uses no variables?"
+    assert interpolated <= set(ENV_EXAMPLE), interpolated - set(ENV_EXAMPLE)
+    app_environment = set(COMPOSE["services"]["web"]["environment"])
+    for name in (interpolated | app_environment | set(ENV_EXAMPLE)) - COMPOSE_ONLY:
+        assert f'"{name}"' in SETTINGS, f"{name} is not read by mlops_site/settings.py"
+
+
+def test_every_setting_is_in_the_example():
+    read = set(re.findall(r'env\.\w+\(\s*"([A-Z_0-9]+)"', SETTINGS))
+    assert read <= set(ENV_EXAMPLE), read - set(ENV_EXAMPLE)
+
+
+def test_image_files():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "torch==2.13.0" in dockerfile and "download.pytorch.org/whl/cpu" in dockerfile
+    entrypoint = ROOT / "scripts" / "docker-entrypoint.sh"
+    assert os.access(entrypoint, os.X_OK) and "manage.py worker" in entrypoint.read_text()
