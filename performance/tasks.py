@@ -24,3 +24,20 @@ def after_retraining_job(task) -> None:
     if fields:
         FieldMonitor.objects.filter(field__in=fields).update(next_check_at=timezone.now())
         async_task("performance.tasks.monitor_tick", *fields, task_name="monitor-tick-after-retraining")
+
+
+def evaluate_fields_after_training(task) -> None:
+    """Result hook of the demo models' first training: evaluate the fields the model forecasts,
+    so a fresh installation shows elected models without anyone pressing a button."""
+    from core.errors import DomainError
+    from performance import services
+    from training.models import JobStatus, TrainingJob
+
+    job = TrainingJob.objects.select_related("model").filter(id=task.args[0] if task.args else None).first()
+    if job is None or job.status != JobStatus.COMPLETED:
+        return
+    for field in job.model.output_fields:
+        try:
+            services.field_evaluate(field=field)
+        except DomainError:
+            pass  # an operator can evaluate by hand; nothing to recover here

@@ -18,6 +18,7 @@ from mlops_site.models import ApiToken
 from mlops_site.schedules import ensure_schedules
 from registry import mlflow_gateway, services
 from registry.models import ModelConfig
+from training import services as training_services
 
 DEMO_MODELS = [
     dict(name="demo-sinr-lstm-10s", architecture="lstm", window_duration_seconds=10, lookback_steps=12,
@@ -56,8 +57,11 @@ class Command(BaseCommand):
         if demo and not ModelConfig.objects.exists():
             for spec in DEMO_MODELS:
                 try:
-                    services.model_config_create(**spec, user=admin)
-                    self.stdout.write(f"demo model {spec['name']} created")
+                    model = services.model_config_create(**spec, user=admin)
+                    # Trained by the worker; the field is evaluated each time one of them is done.
+                    training_services.training_job_create(model=model, user=admin, reason="demo",
+                                                          hook="performance.tasks.evaluate_fields_after_training")
+                    self.stdout.write(f"demo model {spec['name']} created and queued for training")
                 except DomainError as error:
                     self.stderr.write(f"demo model {spec['name']} not created: {error.message}")
         if credentials.exists():
