@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
+from core.locks import only_one
 from registry import mlflow_gateway
 from registry.models import MlflowOutbox
 
@@ -58,7 +59,18 @@ def _apply(client, row: MlflowOutbox) -> None:
 
 
 def flush(limit: int = 500) -> FlushResult:
-    """Apply pending rows in id order until one fails; returns what was done and what is left."""
+    """Apply pending rows in id order until one fails; returns what was done and what is left.
+
+    One flusher at a time (MLflow's tag writes are not safe to race); a flush that finds
+    another one running leaves the rows to it.
+    """
+    with only_one("mlflow-mirror") as held:
+        if not held:
+            return FlushResult(pending=MlflowOutbox.objects.count(), error="another flush is running")
+        return _flush(limit)
+
+
+def _flush(limit: int) -> FlushResult:
     result = FlushResult()
     rows = list(MlflowOutbox.objects.order_by("id")[:limit])
     if rows:

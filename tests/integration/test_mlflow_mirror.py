@@ -85,3 +85,34 @@ def test_replaying_an_applied_operation_is_harmless(mlflow_server_uri, settings,
     services.model_config_delete(model=model, user=user)
     MlflowOutbox.objects.create(operation="delete_model", model_id=model.id)
     assert mirror.flush().applied == 2  # "does not exist" counts as done
+
+
+def test_only_one_flush_runs_at_a_time(settings, mlflow_server_uri, user):
+    """Another process's flush is simulated by a thread (its own connection) holding the lock."""
+    import threading
+
+    from django.db import connections
+
+    from core.locks import only_one
+
+    settings.MLFLOW_TRACKING_URI = mlflow_server_uri
+    services.model_config_create(**spec("mirror-locked"), user=user)
+    holding, release = threading.Event(), threading.Event()
+
+    def other_flusher():
+        try:
+            with only_one("mlflow-mirror") as held:
+                assert held
+                holding.set()
+                release.wait(30)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other_flusher)
+    thread.start()
+    assert holding.wait(30)
+    busy = mirror.flush()
+    release.set()
+    thread.join(30)
+    assert (busy.applied, busy.pending, busy.error) == (0, 1, "another flush is running")
+    assert mirror.flush().applied == 1
