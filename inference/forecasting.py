@@ -19,7 +19,6 @@ from core.errors import Conflict, Invalid
 from inference import cache
 from inference.instruments import INFERENCE_SECONDS, INFERENCES
 from registry import selectors as registry_selectors
-from registry.models import FieldBest, ModelVersion
 from telemetry.frame import WindowFrame
 from telemetry.sources import latest_source
 
@@ -51,8 +50,7 @@ def _iso(timestamp: int) -> datetime:
 def resolve(output_field: str, model_id=None) -> cache.Entry:
     """The version to run: one small query on the hot path, the rest from the cache."""
     if model_id is not None:
-        version_id = (ModelVersion.objects.filter(model_id=model_id).order_by("-version")
-                      .values_list("id", flat=True).first()) if _is_uuid(model_id) else None
+        version_id = registry_selectors.latest_version_id(model_id) if _is_uuid(model_id) else None
         if version_id is None:
             model = registry_selectors.model_get(model_id)  # 404 when it does not exist
             raise Conflict(f"model {model.name} has no trained version yet; train it first")
@@ -61,7 +59,7 @@ def resolve(output_field: str, model_id=None) -> cache.Entry:
             raise Invalid(f"model {entry.model_name} does not forecast {output_field} "
                           f"(it forecasts {', '.join(entry.loaded.bundle.output_fields)})")
         return entry
-    version_id = FieldBest.objects.filter(field=output_field).values_list("version_id", flat=True).first()
+    version_id = registry_selectors.field_best_version_id(output_field)
     if version_id is None:
         raise Conflict(f"no best model is elected for {output_field} yet; evaluate the field first "
                        f"(POST /v1/performance/{output_field}/evaluate) or pass model_id")

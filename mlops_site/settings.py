@@ -170,6 +170,8 @@ MODEL_STORAGE_BACKEND = env.str(
     "MODEL_STORAGE_BACKEND", "s3" if AWS_S3_ENDPOINT_URL else "local", choices=["local", "s3"]
 )
 if MODEL_STORAGE_BACKEND == "s3":
+    from botocore.config import Config as _BotoConfig
+
     _model_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
@@ -182,8 +184,8 @@ if MODEL_STORAGE_BACKEND == "s3":
             "file_overwrite": False,
             "location": "bundles",
             # Fail fast when S3 is down instead of retrying for tens of seconds.
-            "client_config": __import__("botocore.config").config.Config(
-                connect_timeout=3, read_timeout=20, retries={"max_attempts": 2, "mode": "standard"}),
+            "client_config": _BotoConfig(connect_timeout=3, read_timeout=20,
+                                         retries={"max_attempts": 2, "mode": "standard"}),
         },
     }
 else:

@@ -61,3 +61,12 @@ def models_for_field(field: str) -> list[ModelConfig]:
     for model in models:
         model.latest = latest.get(model.id)
     return models
+
+
+def field_best_version_id(field: str) -> int | None:
+    """The elected version of a field, as one small query (inference's hot path)."""
+    return FieldBest.objects.filter(field=field).values_list("version_id", flat=True).first()
+
+
+def latest_version_id(model_id) -> int | None:
+    return ModelVersion.objects.filter(model_id=model_id).order_by("-version").values_list("id", flat=True).first()
