@@ -2,7 +2,7 @@
 
 A bundle is read from storage once per version per process; requests never touch MLflow.
 Keys are version ids, so electing another version simply asks for another key (correct in
-every process without messaging); `invalidate` drops a model's entries early to free memory.
+every process without messaging); old versions age out of the LRU.
 Model names, architectures and version numbers never change, so they are cached alongside.
 """
 
@@ -47,12 +47,6 @@ def get(version_id: int) -> Entry:
         while len(_entries) > settings.INFERENCE_CACHE_SIZE:
             _entries.popitem(last=False)
     return entry
-
-
-def invalidate(model_id) -> None:
-    with _lock:
-        for version_id in [v for v, e in _entries.items() if str(e.model_id) == str(model_id)]:
-            del _entries[version_id]
 
 
 def clear() -> None:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from django.db.models import OuterRef, QuerySet, Subquery
 
-from performance.models import FieldEvent, FieldMonitor, ScoreRecord, Trigger
-from registry.models import ModelConfig
+from core.errors import DomainError
+from performance import metrics
+from performance.models import FieldEvent, FieldMonitor, MonitorEvent, ScoreRecord, Trigger
+from registry.models import FieldBest, ModelConfig, ModelField
+from telemetry.sources import available_fields
 from training.models import ACTIVE, TrainingJob
 
 EVALUATION_TRIGGERS = (Trigger.EVALUATE, Trigger.AUTO_EVALUATE)
+SPARK_POINTS = 20
 
 
 def last_evaluation(field: str) -> list[ScoreRecord]:
@@ -47,5 +53,49 @@ def active_jobs(field: str) -> list[TrainingJob]:
     return list(TrainingJob.objects.filter(model_id__in=models, status__in=ACTIVE).order_by("created_at"))
 
 
-def field_events(field: str) -> QuerySet[FieldEvent]:
-    return FieldEvent.objects.filter(field=field).order_by("at", "id")
+def dashboard_rows(factor: float) -> tuple[list[dict], list[str], str]:
+    """One row per field that has models; other KPI fields are returned as opportunities."""
+    error = ""
+    try:
+        fields = available_fields()
+    except DomainError as problem:
+        fields, error = [], problem.message
+    outputs = defaultdict(list)
+    for field, model_id in ModelField.objects.filter(role="output").values_list("name", "model_id"):
+        outputs[field].append(model_id)
+    bests = {b.field: b for b in FieldBest.objects.select_related("model", "version")}
+    monitors = {m.field: m for m in FieldMonitor.objects.all()}
+    spark = defaultdict(list)
+    best_pairs = {(b.field, b.model_id) for b in bests.values()}
+    for record in ScoreRecord.objects.filter(field__in=list(bests), score__isnull=False).order_by("-measured_at")[:2000]:
+        if (record.field, record.model_id) in best_pairs and len(spark[record.field]) < SPARK_POINTS:
+            spark[record.field].append(record)
+    jobs = defaultdict(list)
+    model_fields = defaultdict(list)
+    for field, model_ids in outputs.items():
+        for model_id in model_ids:
+            model_fields[model_id].append(field)
+    for job in TrainingJob.objects.filter(status__in=ACTIVE).select_related("model"):
+        for field in model_fields[job.model_id]:
+            jobs[field].append(job)
+    rows = []
+    for field in sorted(outputs):
+        best, monitor = bests.get(field), monitors.get(field)
+        latest = spark[field][0] if spark[field] else None
+        rows.append({
+            "field": field, "models": len(outputs[field]), "best": best, "monitor": monitor,
+            "state": monitor.state if monitor else "unmonitored", "latest": latest,
+            "threshold": metrics.threshold(best.metric, best.baseline_score, factor) if best else None,
+            "spark": [r.score for r in reversed(spark[field])], "jobs": jobs[field],
+        })
+    opportunities = [f for f in fields if f not in outputs]
+    return rows, opportunities, error
+
+
+def timeline(field: str, limit: int = 60) -> list[dict]:
+    events = [{"at": e.at, "kind": e.kind, "actor": e.actor, "text": e.message}
+              for e in FieldEvent.objects.filter(field=field).order_by("-at")[:limit]]
+    events += [{"at": e.at, "kind": f"monitor: {e.kind}", "actor": e.actor,
+                "text": e.reason if e.kind != "transition" else f"{e.from_state} → {e.to_state}: {e.reason}"}
+               for e in MonitorEvent.objects.filter(field=field).order_by("-at")[:limit]]
+    return sorted(events, key=lambda e: e["at"], reverse=True)[:limit]

@@ -20,11 +20,11 @@ from core.errors import Conflict, Invalid, NotFound
 from core.events import actor_name
 from performance import metrics
 from performance.instruments import EVALUATION_SECONDS
-from performance.models import FieldEvent, FieldMonitor, MonitorState, ScoreRecord, Trigger
+from performance.models import FieldEvent, FieldMonitor, ScoreRecord, Trigger
 from performance.scoring import EvaluationData, ModelScore, record_fields, score_version
 from registry import selectors as registry_selectors
 from registry import services as registry_services
-from registry.models import FieldBest, MlflowOutbox, ModelConfig
+from registry.models import FieldBest, MlflowOutbox
 from telemetry.sources import available_fields
 
 
