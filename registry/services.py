@@ -29,7 +29,10 @@ def model_event_record(*, model: ModelConfig, kind: str, actor: str, message: st
 def mirror_enqueue(*, operation: str, model_id: uuid.UUID | str, payload: dict | None = None) -> None:
     """Queue an MLflow mirror write; it is flushed by a worker after the transaction commits."""
     MlflowOutbox.objects.create(operation=operation, model_id=model_id, payload=payload or {})
-    transaction.on_commit(_schedule_flush)
+    # One flush per transaction is enough: it applies every row written before it runs.
+    pending_callbacks = transaction.get_connection().run_on_commit
+    if not any(callback[1] is _schedule_flush for callback in pending_callbacks):
+        transaction.on_commit(_schedule_flush)
 
 
 def _schedule_flush() -> None:
