@@ -14,7 +14,8 @@ a conditional update, so two workers never handle the same field, then:
 2. RETRAINING: when every awaited job has ended (a job deleted with its model counts as ended),
    → EVALUATING; if none completed → back to MONITORING with the old best and an event.
 3. EVALUATING: evaluate every model of the field with the monitor's metric and elect; the new
-   baseline comes with the election → MONITORING.
+   baseline comes with the election → MONITORING. This runs in the same tick that entered
+   EVALUATING; the state persists only if the evaluation fails (then it is retried with backoff).
 
 A failure in one field never stops the others; it is retried with exponential backoff. Manual
 evaluate or set-best at any time only changes the best and baseline; the loop keeps its state,
@@ -113,11 +114,13 @@ def tick(*, only: list[str] | None = None) -> list[Outcome]:
 
 
 def advance(monitor: FieldMonitor) -> str:
-    if monitor.state == MonitorState.RETRAINING:
-        return _retraining(monitor)
     if monitor.state == MonitorState.EVALUATING:
         return _evaluating(monitor)
-    return _monitoring(monitor)
+    action = _retraining(monitor) if monitor.state == MonitorState.RETRAINING else _monitoring(monitor)
+    monitor.refresh_from_db()
+    if monitor.state == MonitorState.EVALUATING:  # nothing left to wait for: elect in the same tick
+        action = f"{action}; {_evaluating(monitor)}"
+    return action
 
 
 def _monitoring(monitor: FieldMonitor) -> str:

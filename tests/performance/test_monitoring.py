@@ -106,9 +106,7 @@ def test_the_whole_loop_with_drift(field, clock, settings):
     assert monitoring.tick()[0].action == "waiting for jobs"
     finish_jobs()
     clock.advance(301)
-    assert monitoring.tick()[0].action == "retrained: evaluating"
-    assert monitor().state == "evaluating"
-    assert monitoring.tick()[0].action.startswith("elected")
+    assert monitoring.tick()[0].action.startswith("retrained: evaluating; elected")  # one tick, no minute lost
     state = monitor()
     assert state.state == "monitoring" and state.baseline > baseline * 1.5  # the new normal
     assert FieldBest.objects.get().version.version == 2 and FieldBest.objects.get().elected_by == "auto_evaluate"
@@ -169,8 +167,23 @@ def test_manual_evaluate_while_retraining_keeps_the_loop_state(field, clock, set
     finish_jobs()
     clock.advance(301)
     monitoring.tick()
-    monitoring.tick()
     assert monitor().state == "monitoring" and FieldBest.objects.get().metric == "mae"
+
+
+def test_a_failed_election_stays_in_evaluating_and_is_retried(field, clock, settings, monkeypatch):
+    make_worse(settings)
+    clock.advance(301)
+    monitoring.tick()
+    finish_jobs()
+    original = services.field_evaluate
+    monkeypatch.setattr(services, "field_evaluate", lambda **kwargs: (_ for _ in ()).throw(RuntimeError("S3 gone")))
+    clock.advance(301)
+    assert monitoring.tick()[0].action.startswith("error: RuntimeError: S3 gone")
+    assert monitor().state == "evaluating" and monitor().consecutive_failures == 1
+    monkeypatch.setattr(services, "field_evaluate", original)
+    clock.advance(601)
+    assert monitoring.tick()[0].action.startswith("elected")
+    assert monitor().state == "monitoring" and FieldBest.objects.get().elected_by == "auto_evaluate"
 
 
 def test_a_deleted_model_the_monitor_waits_on_counts_as_ended(field, clock, settings):
@@ -183,8 +196,9 @@ def test_a_deleted_model_the_monitor_waits_on_counts_as_ended(field, clock, sett
     registry_services.model_config_delete(model=other)
     finish_jobs()
     clock.advance(301)
-    assert monitoring.tick()[0].action == "retrained: evaluating"
-    assert "deleted" in MonitorEvent.objects.filter(kind="transition").last().reason
+    assert monitoring.tick()[0].action.startswith("retrained: evaluating; elected")
+    retrained = MonitorEvent.objects.filter(kind="transition", to_state="evaluating").get()
+    assert "deleted" in retrained.reason
 
 
 def test_one_failing_field_does_not_stop_the_others(field, clock, make_model, monkeypatch):
