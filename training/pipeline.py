@@ -90,6 +90,11 @@ def fetch_samples(model: ModelConfig, *, lookback_seconds: int, job_id=None) -> 
     })
 
 
+class EndedElsewhere(Exception):
+    def __str__(self) -> str:
+        return "the job was ended elsewhere (cancelled or failed) while it finished"
+
+
 def run(job_id) -> str:
     """Run one job end to end; returns its final status."""
     with structlog.contextvars.bound_contextvars(job_id=str(job_id)):  # on every log line of the job
@@ -150,6 +155,7 @@ def _train(job: TrainingJob) -> str:
         target_scaler=target_scaler, state_dict=result.state_dict,
     )
     bundle_key = save_bundle(bundle, f"models/{model.id}/{job.id}.pt")
+    tracked = None
     try:
         from training.tracking import log_training_run
 
@@ -173,8 +179,14 @@ def _train(job: TrainingJob) -> str:
             )
             if not services.training_job_complete(job_id=job.id, version=version, mlflow_run_id=tracked.run_id,
                                                   summary=summary):
-                raise RuntimeError("the job was ended elsewhere (cancelled or failed) while it finished")
-    except BaseException:
+                raise EndedElsewhere()
+    except BaseException as error:
         delete_bundle(bundle_key)
+        if tracked is not None:
+            from training.tracking import discard_version
+
+            discard_version(model_id=str(model.id), tracked=tracked, reason=f"job {job.id} did not complete")
+        if isinstance(error, EndedElsewhere) and services.training_job_mark_cancelled(job_id=job.id):
+            return "cancelled"  # the cancel arrived after the last epoch
         raise
     return "completed"

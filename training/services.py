@@ -31,9 +31,10 @@ def _event(job: TrainingJob, *, kind: str, actor: str, message: str, from_status
                             from_status=from_status, to_status=to_status, details=details)
 
 
-def _move(job_id, *, from_statuses, to_status: str, **fields) -> bool:
+def _move(job_id, *, from_statuses, to_status: str, only_if: dict | None = None, **fields) -> bool:
     """The guarded transition: True when this caller moved the job."""
-    return bool(TrainingJob.objects.filter(id=job_id, status__in=from_statuses).update(status=to_status, **fields))
+    jobs = TrainingJob.objects.filter(id=job_id, status__in=from_statuses, **(only_if or {}))
+    return bool(jobs.update(status=to_status, **fields))
 
 
 def lookback_range() -> tuple[int, int]:
@@ -102,8 +103,11 @@ def training_job_heartbeat(*, job_id) -> bool:
 
 @transaction.atomic
 def training_job_complete(*, job_id, version: ModelVersion, mlflow_run_id: str, summary: dict) -> bool:
+    """Running → completed with its version. False when the job was ended elsewhere or a cancel
+    arrived after the last epoch (a cancel is honoured up to the very end)."""
     job = TrainingJob.objects.get(id=job_id)
     if not _move(job_id, from_statuses=[JobStatus.RUNNING], to_status=JobStatus.COMPLETED,
+                 only_if={"cancel_requested": False},
                  completed_at=timezone.now(), version=version, mlflow_run_id=mlflow_run_id, data_summary=summary):
         return False
     registry_services.model_training_lock_release(model_id=job.model_id)

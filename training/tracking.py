@@ -8,6 +8,7 @@ weight bundle is the serving artifact.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ from torch import nn
 
 from registry import mlflow_gateway
 
+log = logging.getLogger(__name__)
 PIP_REQUIREMENTS = ["torch==2.13.0", "mlflow==3.17.2", "numpy==2.4.6"]
 
 
@@ -75,3 +77,16 @@ def log_training_run(*, model_id: str, model_name: str, job_id: str, params: dic
         raise
     return TrackedRun(run_id=run_id, experiment_id=str(experiment_id),
                       mlflow_version=str(info.registered_model_version or ""))
+
+
+def discard_version(*, model_id: str, tracked: TrackedRun, reason: str) -> None:
+    """Undo the registration of a run whose job did not complete, so the MLflow registry never
+    shows a version cellwise does not have. Best effort: the run itself stays, tagged."""
+    client = mlflow_gateway.client()
+    try:
+        client.set_tag(tracked.run_id, "cellwise.discarded", reason[:500])
+        if tracked.mlflow_version:
+            client.delete_model_version(model_id, tracked.mlflow_version)
+    except Exception as error:  # MLflow down: leave it; the version has no cellwise row to serve it
+        if mlflow_gateway.error_code(error) != mlflow_gateway.DOES_NOT_EXIST:
+            log.warning("could not discard MLflow version %s of %s: %s", tracked.mlflow_version, model_id, error)

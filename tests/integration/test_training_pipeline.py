@@ -94,3 +94,30 @@ def test_mlflow_down_fails_the_job_and_leaves_no_bundle(settings, make_model, s3
     error = TrainingJob.objects.get(id=job.id).error_message
     assert settings.MLFLOW_TRACKING_URI.removeprefix("http://") in error  # it failed at the MLflow step...
     assert storages["models"].listdir(f"models/{model.id}") == ([], [])  # ...after the bundle, now removed
+
+
+def test_a_cancel_during_mlflow_logging_registers_nothing_anywhere(tracked, make_model, mlflow_server_uri,
+                                                                   monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    from training import tracking
+
+    model = make_model(epochs=1)
+    job = services.training_job_create(model=model)
+    real_log = tracking.log_training_run
+    logged = {}
+
+    def log_then_cancel(**kwargs):  # the operator presses cancel while the run is being logged
+        logged["run"] = real_log(**kwargs)
+        services.training_job_cancel(job=TrainingJob.objects.get(id=job.id))
+        return logged["run"]
+
+    monkeypatch.setattr(tracking, "log_training_run", log_then_cancel)
+    assert pipeline.run(job.id) == "cancelled"
+    assert TrainingJob.objects.get(id=job.id).status == JobStatus.CANCELLED
+    assert not ModelVersion.objects.exists() and not ModelConfig.objects.get(id=model.id).is_training
+    assert storages["models"].listdir(f"models/{model.id}") == ([], [])
+    client = MlflowClient(mlflow_server_uri, registry_uri=mlflow_server_uri)
+    assert logged["run"].mlflow_version == "1"
+    assert client.search_model_versions(f"name='{model.id}'") == []  # registered, then discarded
+    assert client.get_run(logged["run"].run_id).data.tags["cellwise.discarded"].startswith(f"job {job.id}")
