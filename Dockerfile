@@ -1,7 +1,7 @@
 # cellwise: one image for the web and worker services (docker-compose.yml).
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1 \
-    CELLWISE_VAR_DIR=/app/var PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
+    CELLWISE_VAR_DIR=/app/var PROMETHEUS_MULTIPROC_DIR=/app/var/prometheus
 WORKDIR /app
 COPY requirements.txt .
 # torch from PyTorch's CPU index first: any other torch pulls several GB of CUDA wheels.

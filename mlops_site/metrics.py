@@ -1,15 +1,18 @@
 """GET /metrics: Prometheus text, protected by METRICS_KEY.
 
 Counters and histograms (inferences, their latency, evaluation durations) live in the
-processes that serve them; with PROMETHEUS_MULTIPROC_DIR set (scripts/start, the image) every
-process of a machine writes there and the endpoint adds them up. Gauges are read from the
-database at scrape time, so they are the same whichever process answers.
+processes that record them: web processes and workers. With PROMETHEUS_MULTIPROC_DIR set
+(scripts/start, the compose stack) every process writes its values there and the endpoint adds
+them up, so one scrape of any web process sees the workers' evaluations too. Files are named by
+host and pid, so containers sharing the directory through a volume never collide. Gauges are
+read from the database at scrape time, so they are the same whichever process answers.
 """
 
 from __future__ import annotations
 
 import hmac
 import os
+import socket
 
 from django.conf import settings
 from django.db.models import Count
@@ -20,6 +23,16 @@ from prometheus_client.core import GaugeMetricFamily
 
 from performance.models import FieldMonitor, MonitorState
 from training.models import JobStatus, TrainingJob
+
+
+def share_process_values() -> None:
+    """Name this process's metric files `<host>-<pid>` (prometheus_client uses the bare pid,
+    which repeats across containers). Must run before any metric gets a value."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import values
+
+        host = socket.gethostname()
+        values.ValueClass = values.MultiProcessValue(process_identifier=lambda: f"{host}-{os.getpid()}")
 
 
 class StateCollector:

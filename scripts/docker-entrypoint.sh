@@ -2,7 +2,8 @@
 # Container entrypoint for the web and worker services.
 # - DJANGO_SECRET_KEY left empty in .env: generate one once into the shared var volume and
 #   export it, so Django still reads it from the environment and never runs on a placeholder.
-# - PROMETHEUS_MULTIPROC_DIR: emptied at start (stale files from dead processes would count).
+# - PROMETHEUS_MULTIPROC_DIR: shared by web and workers through the var volume; this
+#   container's files (named <hostname>-<pid>) are removed at start, the others' are kept.
 set -eu
 if [ -z "${DJANGO_SECRET_KEY:-}" ]; then
   key_file="${CELLWISE_VAR_DIR:-/app/var}/secret_key"
@@ -11,7 +12,7 @@ if [ -z "${DJANGO_SECRET_KEY:-}" ]; then
   DJANGO_SECRET_KEY=$(cat "$key_file"); export DJANGO_SECRET_KEY
 fi
 if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
-  rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+  mkdir -p "$PROMETHEUS_MULTIPROC_DIR" && rm -f "$PROMETHEUS_MULTIPROC_DIR"/*_"$(hostname)"-*.db
 fi
 case "${1:-web}" in
   web)

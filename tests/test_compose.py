@@ -56,3 +56,15 @@ def test_image_files():
     assert "torch==2.13.0" in dockerfile and "download.pytorch.org/whl/cpu" in dockerfile
     entrypoint = ROOT / "scripts" / "docker-entrypoint.sh"
     assert os.access(entrypoint, os.X_OK) and "manage.py worker" in entrypoint.read_text()
+
+
+def test_web_and_workers_share_one_metrics_directory():
+    """/metrics on the web sees the workers' evaluation histograms only through a shared directory."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    directory = re.search(r"PROMETHEUS_MULTIPROC_DIR=(\S+)", dockerfile).group(1)
+    shared = {volume.split(":")[1] for volume in COMPOSE["x-cellwise"]["volumes"]}
+    assert any(directory.startswith(mount + "/") for mount in shared), (directory, shared)
+    for name in ("web", "worker"):
+        assert COMPOSE["services"][name]["volumes"] == COMPOSE["x-cellwise"]["volumes"], name
+    entrypoint = (ROOT / "scripts" / "docker-entrypoint.sh").read_text()
+    assert 'rm -rf "$PROMETHEUS_MULTIPROC_DIR"' not in entrypoint  # one container must not wipe the others'

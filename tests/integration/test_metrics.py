@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import re
+import socket
 
 import pytest
+from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
+from performance import services
+from performance.models import FieldMonitor, MonitorState
+from tests.factories import known_version
+from tests.integration.workers import Worker, wait_for
 from training import pipeline, services as training_services
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -52,3 +58,30 @@ def test_metrics_count_jobs_inferences_and_evaluations(client, api, settings, ma
     assert value(after, evaluations, field=FIELD, trigger="evaluate") - value(before, evaluations, field=FIELD, trigger="evaluate") == 1
     text = client.get("/metrics", headers={"Authorization": "Bearer scrape-key"}).content.decode()
     assert re.search(r'cellwise_inference_seconds_bucket\{field="sinr_mean",le="0.01"\}', text)
+
+
+def test_the_web_endpoint_adds_up_what_a_worker_process_measured(client, settings, make_model, s3_endpoint,
+                                                                  tmp_path, monkeypatch):
+    """Web and worker share PROMETHEUS_MULTIPROC_DIR (a volume in compose): an evaluation run by
+    the monitoring loop on a worker shows on the web's /metrics."""
+    settings.METRICS_KEY = "scrape-key"
+    shared = tmp_path / "prometheus"
+    shared.mkdir()
+    model = make_model(input_fields=[FIELD], output_fields=[FIELD], window_duration_seconds=10, lookback_steps=6,
+                       forecast_steps=1)
+    known_version(model)
+    services.field_evaluate(field=FIELD)  # in this process: not in the shared directory
+    FieldMonitor.objects.update(state=MonitorState.EVALUATING, next_check_at=timezone.now())
+    worker = Worker(tmp_path, "metrics", PROMETHEUS_MULTIPROC_DIR=str(shared), MONITORING_ENABLED="true").start()
+    try:
+        wait_for(lambda: FieldMonitor.objects.get(field=FIELD).state == MonitorState.MONITORING, timeout=90,
+                 message=f"the worker to evaluate; log:\n{worker.log()[-3000:]}")
+    finally:
+        worker.stop()
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(shared))  # what the web process of the stack has
+    values = scrape(client)
+    assert value(values, "cellwise_evaluation_seconds_count", field=FIELD, trigger="auto_evaluate") == 1
+    assert value(values, "cellwise_monitors", state="monitoring") == 1  # the database gauges still come along
+    host = socket.gethostname()
+    assert any(f.name.startswith(f"histogram_{host}-") for f in shared.iterdir())  # no pid clash across hosts
