@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from ninja import Field, Router, Schema
+from ninja import Field, Query, Router, Schema
 
 from core.errors import FIELD_NAME_PATTERN
 
 from inference.forecasting import forecast_cell
+from inference.readiness import cell_readiness
 from mlops_site.auth import READ_AUTH
 
 router = Router(tags=["inference"])
@@ -47,3 +48,34 @@ def infer(request, body: InferenceIn):
     """Without model_id: the field's elected best (409 until the field is evaluated).
     422 when the cell lacks enough recent complete windows; 503 when the data source is down."""
     return forecast_cell(output_field=body.output_field, cell_id=body.cell_id, model_id=body.model_id).as_dict()
+
+
+class CellReadinessOut(Schema):
+    cell_id: int
+    complete_windows: int
+    ready: bool
+
+
+class ReadinessOut(Schema):
+    model_id: uuid.UUID
+    model_name: str
+    version: int
+    output_field: str
+    lookback_steps: int
+    total_cells: int
+    scanned_cells: int
+    ready_cells: list[int]
+    cells: list[CellReadinessOut]
+
+
+@router.get("/cells", response=ReadinessOut, auth=READ_AUTH)
+def ready_cells(request, output_field: str = Query(..., pattern=FIELD_NAME_PATTERN), model_id: uuid.UUID | None = None):
+    """Which cells can be forecast now with the model that would run (the field's best, or
+    model_id): each cell's complete contiguous latest windows against the lookback it needs.
+    Ready cells first; at most 500 cells are scanned; cached for a minute."""
+    readiness = cell_readiness(output_field=output_field, model_id=model_id)
+    return {"model_id": readiness.model_id, "model_name": readiness.model_name, "version": readiness.version,
+            "output_field": output_field, "lookback_steps": readiness.needed, "total_cells": readiness.total_cells,
+            "scanned_cells": readiness.scanned, "ready_cells": readiness.ready_cells,
+            "cells": [{"cell_id": c.cell_id, "complete_windows": c.complete_windows, "ready": c.ready}
+                      for c in readiness.cells]}

@@ -7,6 +7,7 @@ from django.shortcuts import render
 
 from core.errors import DomainError
 from inference.forecasting import forecast_cell
+from inference.readiness import cell_readiness
 from registry import selectors as registry_selectors
 from registry.models import FieldBest
 from telemetry.sources import latest_source
@@ -41,6 +42,10 @@ def forecast(request):
     field, cell = context["chosen"]["field"], context["chosen"]["cell"]
     if field:
         context["models"] = registry_selectors.model_list(output_field=field)
+        try:  # ready cells first, the others marked with how many windows they have
+            context["readiness"] = cell_readiness(output_field=field, model_id=context["chosen"]["model"] or None)
+        except DomainError as error:
+            context["readiness_note"] = error.message
     if field and cell:
         try:
             result = forecast_cell(output_field=field, cell_id=int(cell), model_id=context["chosen"]["model"] or None)

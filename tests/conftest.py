@@ -51,9 +51,12 @@ def _test_settings(settings):
 @pytest.fixture(autouse=True)
 def _fresh_inference_cache():
     """Version ids can repeat across tests (rolled-back rows); never serve another test's bundle."""
+    from django.core.cache import cache as django_cache
+
     from inference import cache
 
     cache.clear()
+    django_cache.clear()  # cell readiness is cached per version id too
     yield
     cache.clear()
 

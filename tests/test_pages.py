@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.test import Client
 
@@ -110,6 +112,18 @@ def test_forecast_page(user, field_with_best):
     partial = browser.get("/forecast/", {"field": FIELD, "cell": 11016973}, headers={"HX-Request": "true",
                                                                                    "HX-Target": "forecast-result"})
     assert b"<html" not in partial.content and b"forecast-chart" in partial.content
+
+
+def test_forecast_page_lists_ready_cells_first(user, field_with_best):
+    browser = logged_in(user)
+    page = browser.get("/forecast/", {"field": FIELD}, headers={"HX-Request": "true", "HX-Target": "forecast-form"})
+    text = page.content.decode()
+    ready, rest = text.split('label="ready now', 1)[1].split('label="not enough recent data"', 1)
+    assert 'value="11016973"' in ready and 'value="10805003"' not in ready
+    assert re.search(r'value="10805003"[^>]*>10805003 \(5 of 6 windows\)', rest)
+    assert f"{field_with_best.name} v1 needs 6 complete, contiguous latest windows" in text
+    no_field = browser.get("/forecast/").content.decode()
+    assert "Choose a field to see which cells are ready." in no_field and 'label="ready now' not in no_field
 
 
 def test_unknown_model_page_is_404(user):

@@ -99,3 +99,31 @@ def test_inferences_are_counted(api, model):
     before = counter._value.get()
     api.post("/inference", {"output_field": FIELD, "cell_id": READY_CELL, "model_id": str(model.id)})
     assert counter._value.get() == before + 1
+
+
+def test_ready_cells_are_exactly_the_cells_a_forecast_accepts(api, model):
+    performance_services.field_evaluate(field=FIELD)
+    response = api.get("/inference/cells", output_field=FIELD)
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["model_id"] == str(model.id) and body["lookback_steps"] == 12
+    assert body["total_cells"] == body["scanned_cells"] == len(latest_source().cells()) == len(body["cells"])
+    by_cell = {c["cell_id"]: c for c in body["cells"]}
+    assert by_cell[READY_CELL]["ready"] and by_cell[SHORT_CELL] == {"cell_id": SHORT_CELL, "complete_windows": 5,
+                                                                   "ready": False}
+    ready = [c["ready"] for c in body["cells"]]
+    assert ready == sorted(ready, reverse=True) and body["ready_cells"] == [c["cell_id"] for c in body["cells"]
+                                                                           if c["ready"]]
+    for cell in body["cells"]:  # the list never promises what /inference refuses, nor hides what it accepts
+        status = api.post("/inference", {"output_field": FIELD, "cell_id": cell["cell_id"]}).status_code
+        assert status == (200 if cell["ready"] else 422), cell
+
+
+def test_ready_cells_errors_match_the_forecast(api, model):
+    no_best = api.get("/inference/cells", output_field=FIELD)
+    assert no_best.status_code == 409 and "evaluate the field first" in no_best.json()["detail"]
+    assert api.get("/inference/cells", output_field=FIELD, model_id=str(uuid.uuid4())).status_code == 404
+    assert api.get("/inference/cells", output_field="rsrp_mean", model_id=str(model.id)).status_code == 422
+    assert api.get("/inference/cells").status_code == 422  # no field
+    explicit = api.get("/inference/cells", output_field=FIELD, model_id=str(model.id))
+    assert explicit.status_code == 200 and READY_CELL in explicit.json()["ready_cells"]

@@ -96,6 +96,9 @@ def test_first_visit_in_a_browser(live_server, browser_page, settings, mlflow_se
 
         page.get_by_role("link", name="Forecast").click()
         page.get_by_label("Field").select_option(FIELD)
+        ready = page.locator("#cell optgroup[label^='ready now'] option")  # the form reloads for the field
+        ready.first.wait_for(state="attached")
+        assert "11016973" in ready.evaluate_all("options => options.map(o => o.value)")
         page.get_by_label("Cell").select_option("11016973")
         page.get_by_role("button", name="Forecast").click()
         page.locator("#forecast-result .uplot canvas").wait_for()
