@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from telemetry.embedded import EmbeddedSource  # noqa: E402
 from training.networks import build_network  # noqa: E402
-from training.sequences import Scaler, SampleSet, build_samples, concat, targets, time_split  # noqa: E402
+from training.sequences import SampleSet, Scaler, build_samples, concat, targets, time_split  # noqa: E402
 from training.trainer import fit, fit_ridge  # noqa: E402
 
 KPIS = ["rsrp_mean", "sinr_mean", "cqi_mean", "rsrq_mean", "dl_bitrate_mean"]

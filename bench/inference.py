@@ -30,6 +30,7 @@ def main() -> None:
     var = django_embedded(mlflow_uri=os.environ.get("BENCH_MLFLOW_URI"))
     import numpy as np
     import torch
+    from django.contrib.auth import get_user_model
 
     from inference.forecasting import forecast_cell
     from mlops_site.models import ApiToken
@@ -37,7 +38,6 @@ def main() -> None:
     from registry import mlflow_gateway, services as registry_services
     from telemetry.sources import latest_source
     from training import pipeline, services as training_services
-    from django.contrib.auth import get_user_model
 
     torch.set_num_threads(1)
     mlflow_gateway.ensure_local_store()
@@ -62,7 +62,6 @@ def main() -> None:
     import mlflow.pytorch
 
     from inference.forecasting import resolve
-
     from registry.models import ModelVersion
 
     entry = resolve(FIELD)

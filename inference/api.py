@@ -8,7 +8,6 @@ from datetime import datetime
 from ninja import Field, Query, Router, Schema
 
 from core.errors import FIELD_NAME_PATTERN
-
 from inference.forecasting import forecast_cell
 from inference.readiness import cell_readiness
 from mlops_site.auth import READ_AUTH

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -44,7 +44,7 @@ class Forecast:
 
 
 def _iso(timestamp: int) -> datetime:
-    return datetime.fromtimestamp(int(timestamp), timezone.utc)
+    return datetime.fromtimestamp(int(timestamp), UTC)
 
 
 def resolve(output_field: str, model_id=None) -> cache.Entry:

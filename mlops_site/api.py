@@ -9,10 +9,10 @@ from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, ValidationError
 
 from core.errors import DomainError
+from inference.api import router as inference_router
 from mlops_site.auth import WRITE_AUTH
 from mlops_site.health import run_checks
 from mlops_site.tokens_api import router as tokens_router
-from inference.api import router as inference_router
 from performance.api import router as performance_router
 from registry.api import router as registry_router
 from training.api import router as training_router

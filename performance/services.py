@@ -22,8 +22,7 @@ from performance import metrics
 from performance.instruments import EVALUATION_SECONDS
 from performance.models import FieldEvent, FieldMonitor, ScoreRecord, Trigger
 from performance.scoring import EvaluationData, ModelScore, record_fields, score_version
-from registry import selectors as registry_selectors
-from registry import services as registry_services
+from registry import selectors as registry_selectors, services as registry_services
 from registry.models import FieldBest, MlflowOutbox
 from telemetry.sources import available_fields
 

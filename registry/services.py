@@ -14,8 +14,19 @@ from django.utils import timezone
 from core.errors import Conflict, Invalid
 from core.events import actor_name
 from registry.models import (
-    BOUNDS, MAX_INPUT_FIELDS, MAX_OUTPUT_FIELDS, NAME_PATTERN, TRAINING_BOUNDS, Architecture, MlflowOutbox,
-    FieldBest, ModelConfig, ModelEvent, ModelField, ModelVersion, TargetMode,
+    BOUNDS,
+    MAX_INPUT_FIELDS,
+    MAX_OUTPUT_FIELDS,
+    NAME_PATTERN,
+    TRAINING_BOUNDS,
+    Architecture,
+    FieldBest,
+    MlflowOutbox,
+    ModelConfig,
+    ModelEvent,
+    ModelField,
+    ModelVersion,
+    TargetMode,
 )
 from telemetry.sources import available_fields
 

@@ -8,7 +8,7 @@ Sources are built once per process and per settings (tests override settings fre
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from django.conf import settings
@@ -28,11 +28,11 @@ def _replay_anchor() -> int | None:
         return None
     if settings.EMBEDDED_REPLAY_ANCHOR:
         anchor = datetime.fromisoformat(settings.EMBEDDED_REPLAY_ANCHOR)
-        return int((anchor if anchor.tzinfo else anchor.replace(tzinfo=timezone.utc)).timestamp())
+        return int((anchor if anchor.tzinfo else anchor.replace(tzinfo=UTC)).timestamp())
     # First use fixes the anchor for every process on this machine.
     path = Path(settings.VAR_DIR) / "replay_anchor"
     if not path.exists():
-        path.write_text(str(int(datetime.now(timezone.utc).timestamp())))
+        path.write_text(str(int(datetime.now(UTC).timestamp())))
     return int(path.read_text().strip())
 
 

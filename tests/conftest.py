@@ -82,7 +82,7 @@ def viewer(db, django_user_model):
 
 
 @pytest.fixture
-def viewer_api(client, viewer) -> "Api":
+def viewer_api(client, viewer) -> Api:
     return Api(client, ApiToken.issue(user=viewer, name="tests")[1])
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import structlog
@@ -48,7 +48,7 @@ class Dataset:
 
 
 def _utc(timestamp: int) -> str:
-    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat()
+    return datetime.fromtimestamp(timestamp, UTC).isoformat()
 
 
 def fetch_samples(model: ModelConfig, *, lookback_seconds: int, job_id=None) -> Dataset:

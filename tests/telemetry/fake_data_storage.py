@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
@@ -39,7 +39,7 @@ class FakeDataStorage:
             return row
         rendered = {k: v for k, v in row.items() if v is not None}  # era B: missing key = no value
         for key in ("window_start_time", "window_end_time"):
-            rendered[key] = datetime.fromtimestamp(row[key], timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+            rendered[key] = datetime.fromtimestamp(row[key], UTC).strftime("%Y-%m-%dT%H:%M:%S")
         return rendered
 
     def _handler(self):

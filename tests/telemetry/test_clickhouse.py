@@ -4,7 +4,7 @@ DSN; production uses http://). Both table shapes: era A wide columns, era B metr
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -32,8 +32,8 @@ def tables(clickhouse_dsn):
     for i in range(200):
         if i == 50:
             continue  # a missing window: a gap
-        start = datetime.fromtimestamp(T0 + 60 * i, timezone.utc)
-        end = datetime.fromtimestamp(T0 + 60 * i + 60, timezone.utc)
+        start = datetime.fromtimestamp(T0 + 60 * i, UTC)
+        end = datetime.fromtimestamp(T0 + 60 * i + 60, UTC)
         count = 0 if i == 120 else 60  # an empty window: a gap
         sinr = None if i == 7 else 10.0 + i % 3
         wide.append([start, end, 60.0, CELL, "5G", -80.0 - i % 5, 1.0, sinr, count])
@@ -41,7 +41,7 @@ def tables(clickhouse_dsn):
         if sinr is not None:
             metrics["sinr_mean"] = sinr
         mapped.append([start, end, 60.0, CELL, "5G", None, metrics, count])
-    other = [datetime.fromtimestamp(T0, timezone.utc), datetime.fromtimestamp(T0 + 300, timezone.utc), 300.0, 42, "LTE"]
+    other = [datetime.fromtimestamp(T0, UTC), datetime.fromtimestamp(T0 + 300, UTC), 300.0, 42, "LTE"]
     ch.insert("analytics.processed_latency", wide + [other + [-90.0, 1.0, 5.0, 10]],
               column_names=["window_start_time", "window_end_time", "window_duration_seconds", "cell_index",
                             "network", "rsrp_mean", "rsrp_std", "sinr_mean", "sample_count"])

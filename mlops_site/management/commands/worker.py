@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.management import call_command
-from django_q.tasks import async_task
 from django.core.management.base import BaseCommand
+from django_q.tasks import async_task
 
 from mlops_site.schedules import ensure_schedules
 from mlops_site.startup import recover
