@@ -136,7 +136,8 @@ def main() -> None:
                           f"RMSE {statistics.fmean(o.rmse for o in later):8.3f} skill/persist "
                           f"{spread([o.skill_persistence for o in later])} | held-out RMSE "
                           f"{statistics.fmean(o.rmse for o in held):8.3f} skill/persist "
-                          f"{spread([o.skill_persistence for o in held])} skill/naive {spread([o.skill_naive for o in held])}",
+                          f"{spread([o.skill_persistence for o in held])} skill/naive "
+                          f"{spread([o.skill_naive for o in held])}",
                           flush=True)
     print(f"{time.perf_counter() - began:.0f} s")
     write_report(rows, quick=args.quick)
@@ -158,8 +159,9 @@ def goals(rows) -> list[str]:
             if kpi in ("sinr_mean", "cqi_mean", "rsrq_mean"):
                 held = statistics.fmean(o.skill_persistence for o in best["held"])
                 later = statistics.fmean(o.skill_persistence for o in best["later"])
+                verdict = "met" if held >= 0.05 and later >= 0.10 else "NOT met"
                 lines.append(f"| skill, 10 s h{horizon} {kpi} | held-out {held:+.1%} (goal ≥ +5 %), later data "
-                             f"{later:+.1%} (goal ≥ +10 %) | {'met' if held >= 0.05 and later >= 0.10 else 'NOT met'} |")
+                             f"{later:+.1%} (goal ≥ +10 %) | {verdict} |")
     return lines
 
 
@@ -180,9 +182,10 @@ def write_report(rows, *, quick: bool) -> None:
             f"| {r['window']} s | {r['horizon']} | {r['kpi']} | {r['architecture']} | {r['n_train']} | "
             f"{statistics.fmean(o.rmse for o in later):.3f} | {spread([o.skill_persistence for o in later])} | "
             f"{statistics.fmean(o.rmse for o in held):.3f} | {statistics.fmean(o.mae for o in held):.3f} | "
-            f"{held[0].samples} | {spread([o.skill_persistence for o in held])} | {spread([o.skill_naive for o in held])} |")
+            f"{held[0].samples} | {spread([o.skill_persistence for o in held])} | "
+            f"{spread([o.skill_naive for o in held])} |")
     fig, axes = plt.subplots(1, 2, figsize=(13, 5), sharey=True)
-    for axis, horizon in zip(axes, (1, 3)):
+    for axis, horizon in zip(axes, (1, 3), strict=True):
         subset = [r for r in rows if r["window"] == 10 and r["horizon"] == horizon]
         labels = [f"{r['kpi'].removesuffix('_mean')}\n{r['architecture']}" for r in subset]
         values = [statistics.fmean(o.skill_persistence for o in r["held"]) * 100 for r in subset]

@@ -43,7 +43,8 @@ def main() -> None:
     mlflow_gateway.ensure_local_store()
     model = registry_services.model_config_create(
         name="bench-lstm", architecture="lstm", input_fields=["sinr_mean", "rsrp_mean", "rsrq_mean", "cqi_mean"],
-        output_fields=[FIELD], window_duration_seconds=10, lookback_steps=12, forecast_steps=3, hidden_size=32, epochs=3)
+        output_fields=[FIELD], window_duration_seconds=10, lookback_steps=12, forecast_steps=3, hidden_size=32,
+        epochs=3)
     job = training_services.training_job_create(model=model)
     assert pipeline.run(job.id) == "completed"
     performance_services.field_evaluate(field=FIELD)
@@ -112,7 +113,8 @@ def main() -> None:
           f"(goal <= 2 ms)")
     where = os.environ.get("BENCH_MLFLOW_URI") or "the local sqlite store"
     print(f"loading from MLflow per request ({where}): p50 {statistics.median(per_request):.1f} ms")
-    print(f"ratio MLflow-per-request / cached in-process: {statistics.median(per_request) / statistics.median(local):.0f}x "
+    print(f"ratio MLflow-per-request / cached in-process: "
+          f"{statistics.median(per_request) / statistics.median(local):.0f}x "
           f"(goal >= 20x); / HTTP p50: {statistics.median(per_request) / percentile(remote, 50):.1f}x")
 
 

@@ -55,5 +55,6 @@ def forecast(request):
             context["error"] = error.message
         except ValueError:
             context["error"] = f"{cell!r} is not a cell id"
-    template = "inference/_result.html" if request.htmx and request.htmx.target == "forecast-result" else "inference/forecast.html"
+    partial = request.htmx and request.htmx.target == "forecast-result"
+    template = "inference/_result.html" if partial else "inference/forecast.html"
     return render(request, template, context)

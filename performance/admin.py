@@ -44,7 +44,9 @@ class FieldMonitorAdmin(ReadOnlyAdmin):
         for monitor in queryset:
             try:
                 check = services.field_monitor_check(field=monitor.field, user=request.user)
-                self.message_user(request, f"{monitor.field}: {check.record.metric} {check.record.score}", messages.SUCCESS)
+                self.message_user(
+                    request, f"{monitor.field}: {check.record.metric} {check.record.score}", messages.SUCCESS
+                )
             except DomainError as error:
                 self.message_user(request, f"{monitor.field}: {error.message}", messages.WARNING)
 
@@ -67,7 +69,9 @@ def evaluate_outputs(modeladmin, request, queryset):
         try:
             evaluation = services.field_evaluate(field=field, user=request.user)
             best = evaluation.best.model.name if evaluation.best else "nobody"
-            modeladmin.message_user(request, f"{field}: {len(evaluation.records)} scored, best {best}", messages.SUCCESS)
+            modeladmin.message_user(
+                request, f"{field}: {len(evaluation.records)} scored, best {best}", messages.SUCCESS
+            )
         except DomainError as error:
             modeladmin.message_user(request, f"{field}: {error.message}", messages.WARNING)
 

@@ -72,7 +72,8 @@ def _move(monitor: FieldMonitor, to_state: str, reason: str, *, next_check_in: f
 def due_fields(now=None, only: list[str] | None = None) -> list[int]:
     """Ids of due, unclaimed monitors: one indexed query, whatever the number of fields."""
     now = now or timezone.now()
-    due = FieldMonitor.objects.filter(next_check_at__lte=now).filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+    unclaimed = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    due = FieldMonitor.objects.filter(next_check_at__lte=now).filter(unclaimed)
     if only:
         due = due.filter(field__in=only)
     return list(due.values_list("id", flat=True))

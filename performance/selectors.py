@@ -67,7 +67,8 @@ def dashboard_rows(factor: float) -> tuple[list[dict], list[str], str]:
     monitors = {m.field: m for m in FieldMonitor.objects.all()}
     spark = defaultdict(list)
     best_pairs = {(b.field, b.model_id) for b in bests.values()}
-    for record in ScoreRecord.objects.filter(field__in=list(bests), score__isnull=False).order_by("-measured_at")[:2000]:
+    recent = ScoreRecord.objects.filter(field__in=list(bests), score__isnull=False).order_by("-measured_at")
+    for record in recent[:2000]:
         if (record.field, record.model_id) in best_pairs and len(spark[record.field]) < SPARK_POINTS:
             spark[record.field].append(record)
     jobs = defaultdict(list)

@@ -175,7 +175,8 @@ def field_best_override(*, field: str, model_id, user=None) -> FieldBest:
     if record is None:
         current = registry_selectors.field_best(field)
         metric = current.metric if current else "rmse"
-        result = score_version(model, version, field, EvaluationData(sorted(set(model.input_fields + model.output_fields))))
+        data = EvaluationData(sorted(set(model.input_fields + model.output_fields)))
+        result = score_version(model, version, field, data)
         if result.score(metric) is None:
             raise Conflict(f"model {model.name} cannot be scored on {field} now ({result.note}); "
                            "its score is needed as the monitoring baseline")

@@ -50,7 +50,9 @@ def history_chart(field: str, best: FieldBest | None) -> dict:
     series = [{"label": name, "values": values} for name, values in by_model.items()]
     if best is not None and times:
         threshold = metrics.threshold(best.metric, best.baseline_score, _factor())
-        series.append({"label": "baseline", "values": [best.baseline_score] * len(times), "color": "#111827", "dash": [6, 4]})
+        series.append(
+            {"label": "baseline", "values": [best.baseline_score] * len(times), "color": "#111827", "dash": [6, 4]}
+        )
         series.append({"label": "threshold", "values": [threshold] * len(times), "color": "#991b1b", "dash": [2, 4]})
     series.append({"label": "elected", "values": elections, "color": "#047857", "points_only": True})
     return {"x": times, "series": series, "yLabel": best.metric if best else "score", "height": 300}

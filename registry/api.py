@@ -58,8 +58,12 @@ class ModelIn(Schema):
     architecture: Literal["ann", "lstm", "linear"] = Field(
         description="ann: MLP; lstm: two-layer LSTM; linear: ridge regression (hidden_size unused)"
     )
-    input_fields: list[Annotated[str, Field(pattern=FIELD_NAME_PATTERN)]] = Field(min_length=1, max_length=MAX_INPUT_FIELDS)
-    output_fields: list[Annotated[str, Field(pattern=FIELD_NAME_PATTERN)]] = Field(min_length=1, max_length=MAX_OUTPUT_FIELDS)
+    input_fields: list[Annotated[str, Field(pattern=FIELD_NAME_PATTERN)]] = Field(
+        min_length=1, max_length=MAX_INPUT_FIELDS
+    )
+    output_fields: list[Annotated[str, Field(pattern=FIELD_NAME_PATTERN)]] = Field(
+        min_length=1, max_length=MAX_OUTPUT_FIELDS
+    )
     window_duration_seconds: int = _bounded("window_duration_seconds")
     lookback_steps: int = _bounded("lookback_steps")
     forecast_steps: int = _bounded("forecast_steps")

@@ -94,7 +94,7 @@ def _check_config(name: str, architecture: str, numbers: dict[str, int], trainin
         low, high, default = TRAINING_BOUNDS[key]
         kind = (int, float) if isinstance(default, float) else int
         if not isinstance(value, kind) or isinstance(value, bool) or not low <= value <= high:
-            problems.append(f"{key} must be {'a number' if kind != int else 'an integer'} from {low} to {high}")
+            problems.append(f"{key} must be {'a number' if kind is not int else 'an integer'} from {low} to {high}")
     if problems:
         raise Invalid("; ".join(problems))
 
@@ -148,7 +148,10 @@ def model_config_create(
         raise Conflict(f"a model named {name!r} already exists") from error
     ModelField.objects.bulk_create(
         [ModelField(model=model, role=ModelField.Role.INPUT, position=i, name=f) for i, f in enumerate(input_fields)]
-        + [ModelField(model=model, role=ModelField.Role.OUTPUT, position=i, name=f) for i, f in enumerate(output_fields)]
+        + [
+            ModelField(model=model, role=ModelField.Role.OUTPUT, position=i, name=f)
+            for i, f in enumerate(output_fields)
+        ]
     )
     model_event_record(
         model=model, kind="created", actor=actor_name(user), message=f"model {name} created",

@@ -26,7 +26,9 @@ class ModelForm(forms.Form):
     forecast_steps = forms.IntegerField(min_value=1, max_value=BOUNDS["forecast_steps"][1], initial=3)
     hidden_size = forms.IntegerField(min_value=1, max_value=BOUNDS["hidden_size"][1], initial=32)
     target_mode = forms.ChoiceField(choices=TargetMode.choices, initial=TargetMode.RESIDUAL)
-    epochs = forms.IntegerField(min_value=1, max_value=TRAINING_BOUNDS["epochs"][1], initial=TRAINING_BOUNDS["epochs"][2])
+    epochs = forms.IntegerField(
+        min_value=1, max_value=TRAINING_BOUNDS["epochs"][1], initial=TRAINING_BOUNDS["epochs"][2]
+    )
 
     def __init__(self, *args, fields: list[str], **kwargs):
         super().__init__(*args, **kwargs)

@@ -100,7 +100,8 @@ class ClickHouseSource(TelemetrySource):
         rows = self._query(
             f"SELECT {select} FROM {self.table} WHERE cell_index = {{cell:Int64}} "
             "AND window_duration_seconds = {ws:Float64} "
-            "AND window_start_time >= toDateTime64({start:Int64}, 3) AND window_end_time <= toDateTime64({end:Int64}, 3) "
+            "AND window_start_time >= toDateTime64({start:Int64}, 3) "
+            "AND window_end_time <= toDateTime64({end:Int64}, 3) "
             "ORDER BY window_start_time",
             {**parameters, "cell": cell_index, "ws": float(window_seconds), "start": start, "end": end},
         )

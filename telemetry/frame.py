@@ -100,7 +100,7 @@ class WindowFrame:
         """Index ranges [begin, stop) of runs of contiguous windows."""
         starts = np.flatnonzero(self.gap_before)
         stops = np.append(starts[1:], len(self))
-        return list(zip(starts.tolist(), stops.tolist()))
+        return list(zip(starts.tolist(), stops.tolist(), strict=False))
 
     def latest_run(self) -> WindowFrame:
         """The last run of contiguous windows (empty frame if there are none)."""

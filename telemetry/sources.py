@@ -57,7 +57,9 @@ def _build(key: str) -> TelemetrySource:
     if key == "clickhouse":
         if not settings.CLICKHOUSE_DSN:
             raise ValueError("TELEMETRY_SOURCE=clickhouse needs CLICKHOUSE_DSN")
-        return ClickHouseSource(settings.CLICKHOUSE_DSN, schema=settings.CLICKHOUSE_SCHEMA, table=settings.CLICKHOUSE_TABLE)
+        return ClickHouseSource(
+            settings.CLICKHOUSE_DSN, schema=settings.CLICKHOUSE_SCHEMA, table=settings.CLICKHOUSE_TABLE
+        )
     return EmbeddedSource(
         settings.EMBEDDED_DATA_DIRS,
         replay_anchor=_replay_anchor(),
@@ -81,7 +83,10 @@ def _source(key: str) -> TelemetrySource:
 def history_source() -> TelemetrySource:
     key = settings.TELEMETRY_SOURCE
     if key == "auto":
-        key = "data_storage" if settings.DATA_STORAGE_API_URL else "clickhouse" if settings.CLICKHOUSE_DSN else "embedded"
+        if settings.DATA_STORAGE_API_URL:
+            key = "data_storage"
+        else:
+            key = "clickhouse" if settings.CLICKHOUSE_DSN else "embedded"
     return _source(key)
 
 

@@ -37,4 +37,6 @@ def fuzz_token(db, user):
 @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_input_is_a_server_error(case, fuzz_token):
     response = case.call(headers={"Authorization": f"Bearer {fuzz_token}"})
-    assert response.status_code < 500, f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:500]}"
+    assert response.status_code < 500, (
+        f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:500]}"
+    )

@@ -33,7 +33,8 @@ def test_nothing_set_gives_the_embedded_defaults(monkeypatch, tmp_path):
     assert s["MLFLOW_ARTIFACT_LOCATION"] == (tmp_path / "mlartifacts").as_uri()
     assert s["STORAGES"]["models"]["BACKEND"] == "django.core.files.storage.FileSystemStorage"
     assert s["TELEMETRY_SOURCE"] == "auto" and s["DATA_STORAGE_API_URL"] is None and s["CLICKHOUSE_DSN"] is None
-    assert (s["MONITORING_ENABLED"], s["MONITORING_INTERVAL_SECONDS"], s["MONITORING_DEGRADATION_FACTOR"]) == (True, 300, 1.5)
+    monitoring = (s["MONITORING_ENABLED"], s["MONITORING_INTERVAL_SECONDS"], s["MONITORING_DEGRADATION_FACTOR"])
+    assert monitoring == (True, 300, 1.5)
     assert (s["API_HOST"], s["API_PORT"], s["ML_PORT"], s["LOG_LEVEL"]) == ("0.0.0.0", 8060, 8060, "INFO")
     assert s["DEBUG"] is False and "*" not in s["ALLOWED_HOSTS"]
     assert "sample_count" in s["DATA_STORAGE_EXCLUDED_FIELDS"]
@@ -71,7 +72,8 @@ def test_every_seed_variable_is_read(monkeypatch, tmp_path):
     assert s["STORAGES"]["models"]["BACKEND"] == "storages.backends.s3.S3Storage"
     assert (options["endpoint_url"], options["access_key"], options["secret_key"]) == (
         "http://minio:9000", "minio", "minio-secret")
-    assert (s["MONITORING_ENABLED"], s["MONITORING_INTERVAL_SECONDS"], s["MONITORING_DEGRADATION_FACTOR"]) == (False, 60, 2.5)
+    monitoring = (s["MONITORING_ENABLED"], s["MONITORING_INTERVAL_SECONDS"], s["MONITORING_DEGRADATION_FACTOR"])
+    assert monitoring == (False, 60, 2.5)
     assert (s["API_HOST"], s["API_PORT"], s["ML_PORT"], s["LOG_LEVEL"]) == ("127.0.0.1", 9000, 9001, "DEBUG")
 
 

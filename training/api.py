@@ -19,7 +19,9 @@ router = Router(tags=["training"])
 
 class TrainIn(Schema):
     model_id: uuid.UUID
-    lookback_seconds: int | None = Field(None, description="history to train on; default TRAINING_DEFAULT_LOOKBACK_SECONDS")
+    lookback_seconds: int | None = Field(
+        None, description="history to train on; default TRAINING_DEFAULT_LOOKBACK_SECONDS"
+    )
 
 
 class JobOut(Schema):
@@ -65,7 +67,9 @@ def train(request, body: TrainIn):
 
 class JobFilters(Schema):
     model_id: uuid.UUID | None = None
-    status: Literal[tuple(JobStatus.values)] | None = Field(None, description="queued, running, completed, failed or cancelled")
+    status: Literal[tuple(JobStatus.values)] | None = Field(
+        None, description="queued, running, completed, failed or cancelled"
+    )
 
 
 @router.get("/jobs", response=Page[JobOut], auth=READ_AUTH)

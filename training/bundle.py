@@ -46,12 +46,15 @@ class Bundle:
     def to_dict(self) -> dict[str, Any]:
         return {
             # Plain str/int only (choices enums would not load with weights_only=True).
-            "format": FORMAT, "architecture": str(self.architecture), "input_fields": [str(f) for f in self.input_fields],
+            "format": FORMAT, "architecture": str(self.architecture),
+            "input_fields": [str(f) for f in self.input_fields],
             "output_fields": [str(f) for f in self.output_fields], "window_seconds": int(self.window_seconds),
             "lookback": int(self.lookback), "forecast": int(self.forecast), "hidden": int(self.hidden),
             "target_mode": str(self.target_mode),
-            "feature_mean": torch.from_numpy(self.feature_scaler.mean), "feature_std": torch.from_numpy(self.feature_scaler.std),
-            "target_mean": torch.from_numpy(self.target_scaler.mean), "target_std": torch.from_numpy(self.target_scaler.std),
+            "feature_mean": torch.from_numpy(self.feature_scaler.mean),
+            "feature_std": torch.from_numpy(self.feature_scaler.std),
+            "target_mean": torch.from_numpy(self.target_scaler.mean),
+            "target_std": torch.from_numpy(self.target_scaler.std),
             "state_dict": self.state_dict,
         }
 

@@ -85,7 +85,8 @@ def fetch_samples(model: ModelConfig, *, lookback_seconds: int, job_id=None) -> 
     samples = concat(per_cell)
     return Dataset(samples, {
         "source": source.name, "data_from": _utc(start), "data_until": _utc(end), "cells_total": len(cells),
-        "cells_used": len(per_cell), "cells_skipped": skipped, "cells_held_out": len(holdout), "windows": windows, "runs": samples.segments,
+        "cells_used": len(per_cell), "cells_skipped": skipped, "cells_held_out": len(holdout), "windows": windows,
+        "runs": samples.segments,
         "samples": len(samples), "samples_dropped_nan": samples.dropped_nan,
     })
 

@@ -91,7 +91,8 @@ def training_job_progress(*, job_id, epoch: int, train_loss: float, val_loss: fl
     fields = dict(epoch=epoch, train_loss=train_loss, val_loss=val_loss, heartbeat_at=timezone.now())
     if history is not None:
         fields["history"] = history
-    return bool(TrainingJob.objects.filter(id=job_id, status=JobStatus.RUNNING, cancel_requested=False).update(**fields))
+    running = TrainingJob.objects.filter(id=job_id, status=JobStatus.RUNNING, cancel_requested=False)
+    return bool(running.update(**fields))
 
 
 def training_job_heartbeat(*, job_id) -> bool:
@@ -197,7 +198,8 @@ def training_recover(*, stale_after_seconds: int | None = None) -> list[str]:
     # A lock is taken in the same transaction that queues its job; the age guard keeps us from
     # reading "no job" just before such a transaction commits.
     active_models = TrainingJob.objects.filter(status__in=ACTIVE).values("model_id")
-    old_locks = ModelConfig.objects.filter(is_training=True, training_locked_at__lt=timezone.now() - timedelta(minutes=1))
+    locked_before = timezone.now() - timedelta(minutes=1)
+    old_locks = ModelConfig.objects.filter(is_training=True, training_locked_at__lt=locked_before)
     for model in old_locks.exclude(id__in=active_models):
         if registry_services.model_training_lock_release(model_id=model.id):
             lines.append(f"released the stale training lock of {model.name}")

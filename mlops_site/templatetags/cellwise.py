@@ -37,7 +37,9 @@ def sparkline(values, width: int = 120, height: int = 28, label: str = "recent s
     low, high = min(points), max(points)
     span = (high - low) or 1.0
     step = width / (len(points) - 1)
-    coords = " ".join(f"{i * step:.1f},{height - 2 - (v - low) / span * (height - 4):.1f}" for i, v in enumerate(points))
+    coords = " ".join(
+        f"{i * step:.1f},{height - 2 - (v - low) / span * (height - 4):.1f}" for i, v in enumerate(points)
+    )
     return format_html(
         '<svg class="sparkline" width="{}" height="{}" role="img" aria-label="{}: {} to {}">'
         '<polyline fill="none" stroke="#1d4ed8" stroke-width="1.5" points="{}"/></svg>',

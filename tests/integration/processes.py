@@ -16,7 +16,8 @@ import httpx
 from tests.integration.redis_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-PGBIN = Path("/usr/lib/postgresql") / (sorted(os.listdir("/usr/lib/postgresql"))[-1] if Path("/usr/lib/postgresql").exists() else "15") / "bin"
+PGROOT = Path("/usr/lib/postgresql")
+PGBIN = PGROOT / (sorted(os.listdir(PGROOT))[-1] if PGROOT.exists() else "15") / "bin"
 
 
 def wait_http(url: str, timeout: float = 60) -> None:

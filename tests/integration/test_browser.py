@@ -26,11 +26,14 @@ def browser_page(monkeypatch):
     # Playwright's sync API keeps an event loop in this thread between calls; Django's ORM
     # refuses to run next to any loop unless told that this use is sequential (it is).
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    assert os.path.exists(CHROMIUM), f"{CHROMIUM} is missing: scripts/services.sh installs it (apt-get install chromium)"
+    assert os.path.exists(CHROMIUM), (
+        f"{CHROMIUM} is missing: scripts/services.sh installs it (apt-get install chromium)"
+    )
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"])
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-dev-shm-usage"])
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.set_default_timeout(20_000)
         yield page

@@ -44,7 +44,8 @@ def test_train_evaluate_forecast_and_mirror_tags(settings, mlflow_server_uri, s3
     assert float(tags[f"score_for:{FIELD}"]) == pytest.approx(winner["score"])
     assert tags[f"eval_metric:{FIELD}"] == "rmse" and tags[f"eval_at:{FIELD}"]
     loser_tags = client.get_registered_model(loser["model_id"]).tags
-    assert f"best_for:{FIELD}" not in loser_tags and float(loser_tags[f"score_for:{FIELD}"]) == pytest.approx(loser["score"])
+    assert f"best_for:{FIELD}" not in loser_tags
+    assert float(loser_tags[f"score_for:{FIELD}"]) == pytest.approx(loser["score"])
 
     # Override to the loser: tags move with the election.
     api.post(f"/performance/{FIELD}/set-best/{loser['model_id']}")

@@ -51,11 +51,13 @@ def test_metrics_count_jobs_inferences_and_evaluations(client, api, settings, ma
     assert value(after, "cellwise_monitors", state="monitoring") == 1
     assert ("cellwise_queue_depth", ()) in after and ("cellwise_monitor_checks_due", ()) in after
     inferences = "cellwise_inferences_total"
-    assert value(after, inferences, model=str(model.id), field=FIELD) - value(before, inferences, model=str(model.id), field=FIELD) == 3
+    labels = {"model": str(model.id), "field": FIELD}
+    assert value(after, inferences, **labels) - value(before, inferences, **labels) == 3
     count = "cellwise_inference_seconds_count"
     assert value(after, count, field=FIELD) - value(before, count, field=FIELD) == 3
     evaluations = "cellwise_evaluation_seconds_count"
-    assert value(after, evaluations, field=FIELD, trigger="evaluate") - value(before, evaluations, field=FIELD, trigger="evaluate") == 1
+    labels = {"field": FIELD, "trigger": "evaluate"}
+    assert value(after, evaluations, **labels) - value(before, evaluations, **labels) == 1
     text = client.get("/metrics", headers={"Authorization": "Bearer scrape-key"}).content.decode()
     assert re.search(r'cellwise_inference_seconds_bucket\{field="sinr_mean",le="0.01"\}', text)
 

@@ -92,7 +92,8 @@ def test_a_degraded_field_retrains_and_reelects_by_itself(drifting_field, worker
 
     # The worker may be flushing right now (one flusher at a time): wait until the outbox drains.
     wait_for(lambda: mirror.flush().pending == 0, timeout=30, message="the MLflow outbox to drain")
-    tags = MlflowClient(mlflow_server_uri, registry_uri=mlflow_server_uri).get_registered_model(str(after.model_id)).tags
+    client = MlflowClient(mlflow_server_uri, registry_uri=mlflow_server_uri)
+    tags = client.get_registered_model(str(after.model_id)).tags
     assert tags[f"best_for:{FIELD}"] == "true"
     assert float(tags[f"baseline_score:{FIELD}"]) == pytest.approx(after.baseline_score)
 

@@ -27,7 +27,8 @@ def tables(clickhouse_dsn):
                "rsrp_std Nullable(Float64), sinr_mean Nullable(Float64), sample_count Int32) "
                "ENGINE = MergeTree ORDER BY (cell_index, window_start_time)")
     ch.command(f"CREATE TABLE analytics.processed ({common}, ip_src Nullable(String), "
-               "metrics Map(String, Float64), sample_count Int32) ENGINE = MergeTree ORDER BY (cell_index, window_start_time)")
+               "metrics Map(String, Float64), sample_count Int32) "
+               "ENGINE = MergeTree ORDER BY (cell_index, window_start_time)")
     wide, mapped = [], []
     for i in range(200):
         if i == 50:

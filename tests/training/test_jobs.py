@@ -33,7 +33,8 @@ def test_one_job_per_model_at_a_time(make_model):
 def test_lookback_out_of_range_names_the_range(make_model, settings):
     with pytest.raises(Invalid) as error:
         services.training_job_create(model=make_model(), lookback_seconds=10)
-    assert f"from {settings.TRAINING_MIN_LOOKBACK_SECONDS} to {settings.TRAINING_MAX_LOOKBACK_SECONDS}" in error.value.message
+    expected = f"from {settings.TRAINING_MIN_LOOKBACK_SECONDS} to {settings.TRAINING_MAX_LOOKBACK_SECONDS}"
+    assert expected in error.value.message
 
 
 def test_claim_happens_once(make_model):

@@ -21,7 +21,8 @@ class Command(BaseCommand):
             result = forecast_cell(output_field=field, cell_id=cell, model_id=model)
         except DomainError as error:
             raise CommandError(error.message) from error
-        self.stdout.write(f"{result.entry.model_name} v{result.entry.version} ({result.entry.architecture}), cell {cell}, "
+        entry = result.entry
+        self.stdout.write(f"{entry.model_name} v{entry.version} ({entry.architecture}), cell {cell}, "
                           f"inputs {result.as_dict()['input_start']:%Y-%m-%d %H:%M:%S} – "
                           f"{result.as_dict()['input_end']:%H:%M:%S} from {result.source}")
         for step in result.steps:
