@@ -65,16 +65,19 @@ class ReadinessOut(Schema):
     scanned_cells: int
     ready_cells: list[int]
     cells: list[CellReadinessOut]
+    unchecked_cells: list[int]
 
 
 @router.get("/cells", response=ReadinessOut, auth=READ_AUTH)
 def ready_cells(request, output_field: str = Query(..., pattern=FIELD_NAME_PATTERN), model_id: uuid.UUID | None = None):
     """Which cells can be forecast now with the model that would run (the field's best, or
     model_id): each cell's complete contiguous latest windows against the lookback it needs.
-    Ready cells first; at most 500 cells are scanned; cached for a minute."""
+    Ready cells first. The scan stops after 500 cells or 2 s (`scanned_cells` < `total_cells`;
+    the rest are in `unchecked_cells`) and is cached for a minute."""
     readiness = cell_readiness(output_field=output_field, model_id=model_id)
     return {"model_id": readiness.model_id, "model_name": readiness.model_name, "version": readiness.version,
             "output_field": output_field, "lookback_steps": readiness.needed, "total_cells": readiness.total_cells,
             "scanned_cells": readiness.scanned, "ready_cells": readiness.ready_cells,
             "cells": [{"cell_id": c.cell_id, "complete_windows": c.complete_windows, "ready": c.ready}
-                      for c in readiness.cells]}
+                      for c in readiness.cells],
+            "unchecked_cells": readiness.unchecked}

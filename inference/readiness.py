@@ -1,13 +1,15 @@
 """Which cells can be forecast now: those whose latest windows hold a complete, contiguous
 lookback for the model that would run. Operators pick from these instead of guessing.
 
-Each cell costs one latest-windows read, so the scan is capped (`MAX_CELLS`) and cached for a
-minute per version; the source's cell order decides which cells are scanned past the cap.
+Each cell costs one latest-windows read (an HTTP call or a query on remote sources), so the
+scan stops at `MAX_CELLS` or after `BUDGET_SECONDS`, whichever comes first, and is cached for a
+minute per version; cells past that are listed as not checked, in the source's order.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 from django.core.cache import cache as django_cache
 
@@ -15,6 +17,7 @@ from inference.forecasting import complete_tail, resolve
 from telemetry.sources import latest_source
 
 MAX_CELLS = 500
+BUDGET_SECONDS = 2.0  # the forecast page waits for this scan
 CACHE_SECONDS = 60
 
 
@@ -38,6 +41,7 @@ class Readiness:
     scanned: int
     total_cells: int
     cells: list[CellReadiness]
+    unchecked: list[int] = field(default_factory=list)
 
     @property
     def ready_cells(self) -> list[int]:
@@ -45,7 +49,7 @@ class Readiness:
 
 
 def cell_readiness(*, output_field: str, model_id=None) -> Readiness:
-    """Every cell (up to MAX_CELLS) with its complete latest windows; ready cells first."""
+    """The scanned cells with their complete latest windows, ready cells first."""
     entry = resolve(output_field, model_id)  # 404 / 409 / 422 exactly as a forecast would
     bundle = entry.loaded.bundle
     source = latest_source()
@@ -55,14 +59,17 @@ def cell_readiness(*, output_field: str, model_id=None) -> Readiness:
         return cached
     cells = source.cells()
     fields = list(dict.fromkeys(bundle.input_fields + bundle.output_fields))
-    rows = []
+    rows, deadline = [], time.monotonic() + BUDGET_SECONDS
     for cell in cells[:MAX_CELLS]:
+        if time.monotonic() > deadline:
+            break
         frame = source.latest_windows(cell_index=cell, window_seconds=bundle.window_seconds,
                                       count=bundle.lookback, fields=fields)
         rows.append(CellReadiness(int(cell), complete_tail(frame, bundle.input_fields, bundle.output_fields),
                                   bundle.lookback))
     rows.sort(key=lambda r: (not r.ready, -r.complete_windows, r.cell_id))
     readiness = Readiness(model_id=str(entry.model_id), model_name=entry.model_name, version=entry.version,
-                          needed=bundle.lookback, scanned=len(rows), total_cells=len(cells), cells=rows)
+                          needed=bundle.lookback, scanned=len(rows), total_cells=len(cells), cells=rows,
+                          unchecked=[int(c) for c in cells[len(rows):]])
     django_cache.set(key, readiness, CACHE_SECONDS)
     return readiness

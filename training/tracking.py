@@ -82,8 +82,8 @@ def log_training_run(*, model_id: str, model_name: str, job_id: str, params: dic
 def discard_version(*, model_id: str, tracked: TrackedRun, reason: str) -> None:
     """Undo the registration of a run whose job did not complete, so the MLflow registry never
     shows a version cellwise does not have. Best effort: the run itself stays, tagged."""
-    client = mlflow_gateway.client()
     try:
+        client = mlflow_gateway.client()
         client.set_tag(tracked.run_id, "cellwise.discarded", reason[:500])
         if tracked.mlflow_version:
             client.delete_model_version(model_id, tracked.mlflow_version)

@@ -6,6 +6,7 @@ import socket
 import uuid
 
 import pytest
+from django.core.cache import cache as django_cache
 
 from inference import cache
 from performance import services as performance_services
@@ -127,3 +128,20 @@ def test_ready_cells_errors_match_the_forecast(api, model):
     assert api.get("/inference/cells").status_code == 422  # no field
     explicit = api.get("/inference/cells", output_field=FIELD, model_id=str(model.id))
     assert explicit.status_code == 200 and READY_CELL in explicit.json()["ready_cells"]
+
+
+def test_the_cell_scan_stops_at_its_cap_and_its_time_budget(api, model, monkeypatch):
+    from inference import readiness
+
+    performance_services.field_evaluate(field=FIELD)
+    every_cell = latest_source().cells()
+    monkeypatch.setattr(readiness, "MAX_CELLS", 3)
+    capped = api.get("/inference/cells", output_field=FIELD).json()
+    assert capped["scanned_cells"] == len(capped["cells"]) == 3 and capped["total_cells"] == len(every_cell)
+    assert capped["unchecked_cells"] == every_cell[3:]
+
+    django_cache.clear()
+    monkeypatch.setattr(readiness, "MAX_CELLS", 500)
+    monkeypatch.setattr(readiness, "BUDGET_SECONDS", -1.0)  # a source too slow for any cell in time
+    slow = api.get("/inference/cells", output_field=FIELD).json()
+    assert slow["scanned_cells"] == 0 and slow["unchecked_cells"] == every_cell and slow["ready_cells"] == []
