@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from telemetry.embedded import EmbeddedSource  # noqa: E402
-from training.networks import build_network  # noqa: E402
+from training.networks import build_network, uses_relative_inputs  # noqa: E402
 from training.sequences import SampleSet, Scaler, build_samples, concat, targets, time_split  # noqa: E402
 from training.trainer import fit, fit_ridge  # noqa: E402
 
@@ -96,7 +96,7 @@ def run(source, kpi: str, window: int, horizon: int, architecture: str, seed: in
     train, val = time_split(train_all, 0.2)
     feature_scaler, target_scaler = Scaler.fit(train.x), Scaler.fit(targets(train, "residual"))
     network = build_network(architecture, lookback=LOOKBACK, n_inputs=len(INPUTS), forecast=horizon, n_outputs=1,
-                            hidden=32)
+                            hidden=32, relative_inputs=uses_relative_inputs(architecture, "residual"))
     torch.manual_seed(seed)
     trainer = fit_ridge if architecture == "linear" else fit
     trainer(network, feature_scaler.transform(train.x), target_scaler.transform(targets(train, "residual")),
@@ -201,7 +201,8 @@ def write_report(rows, *, quick: bool) -> None:
         ". Rerun: `~/.cache/cellwise/venv/bin/python bench/accuracy.py` (about 5 minutes on 2 cores).", "",
         f"Held-out cells (never trained on): {', '.join(map(str, HELD_OUT))}. Training cells: the other bundled "
         "cells, earlier 80 % for training (its last 20 % for early stopping), later 20 % for the 'later' columns. "
-        f"Inputs: {', '.join(INPUTS)}; lookback {LOOKBACK} windows; residual targets; the horizon-h step is scored. "
+        f"Inputs: {', '.join(INPUTS)}; lookback {LOOKBACK} windows; residual targets (ann and lstm read "
+        "their inputs relative to the last window); the horizon-h step is scored. "
         "Skill = 1 − RMSE / reference RMSE (positive: better than the reference); mean ± spread over 3 seeds "
         "(linear is deterministic: one run). For the goals, the best architecture per KPI and horizon is "
         "chosen on the later data of the training cells, then read on the held-out cells.", "",

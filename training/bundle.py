@@ -20,7 +20,8 @@ from torch import nn
 from training.networks import build_network
 from training.sequences import Scaler
 
-FORMAT = 1
+FORMAT = 2  # 2: records whether the network reads its inputs relative to the last window
+READABLE_FORMATS = (1, 2)
 
 
 @dataclass
@@ -36,10 +37,12 @@ class Bundle:
     feature_scaler: Scaler
     target_scaler: Scaler
     state_dict: dict[str, torch.Tensor]
+    relative_inputs: bool = False
 
     def network(self) -> nn.Module:
         network = build_network(self.architecture, lookback=self.lookback, n_inputs=len(self.input_fields),
-                                forecast=self.forecast, n_outputs=len(self.output_fields), hidden=self.hidden)
+                                forecast=self.forecast, n_outputs=len(self.output_fields), hidden=self.hidden,
+                                relative_inputs=self.relative_inputs)
         network.load_state_dict(self.state_dict)
         return network.eval()
 
@@ -50,7 +53,7 @@ class Bundle:
             "input_fields": [str(f) for f in self.input_fields],
             "output_fields": [str(f) for f in self.output_fields], "window_seconds": int(self.window_seconds),
             "lookback": int(self.lookback), "forecast": int(self.forecast), "hidden": int(self.hidden),
-            "target_mode": str(self.target_mode),
+            "target_mode": str(self.target_mode), "relative_inputs": bool(self.relative_inputs),
             "feature_mean": torch.from_numpy(self.feature_scaler.mean),
             "feature_std": torch.from_numpy(self.feature_scaler.std),
             "target_mean": torch.from_numpy(self.target_scaler.mean),
@@ -60,7 +63,7 @@ class Bundle:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Bundle:
-        if data.get("format") != FORMAT:
+        if data.get("format") not in READABLE_FORMATS:
             raise ValueError(f"unknown bundle format {data.get('format')!r}")
         return cls(
             architecture=data["architecture"], input_fields=list(data["input_fields"]),
@@ -69,7 +72,7 @@ class Bundle:
             target_mode=data["target_mode"],
             feature_scaler=Scaler(np.asarray(data["feature_mean"]), np.asarray(data["feature_std"])),
             target_scaler=Scaler(np.asarray(data["target_mean"]), np.asarray(data["target_std"])),
-            state_dict=data["state_dict"],
+            state_dict=data["state_dict"], relative_inputs=bool(data.get("relative_inputs", False)),
         )
 
 

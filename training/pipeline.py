@@ -29,7 +29,7 @@ from telemetry.sources import history_source
 from training import services
 from training.bundle import Bundle, delete_bundle, save_bundle
 from training.models import TrainingJob
-from training.networks import build_network
+from training.networks import build_network, uses_relative_inputs
 from training.sequences import SampleSet, Scaler, build_samples, concat, targets, time_split
 from training.trainer import fit, fit_ridge
 
@@ -123,9 +123,10 @@ def _train(job: TrainingJob) -> str:
     x_train, x_val = feature_scaler.transform(train.x), feature_scaler.transform(val.x)
     y_train = target_scaler.transform(targets(train, model.target_mode))
     y_val = target_scaler.transform(targets(val, model.target_mode))
+    relative_inputs = uses_relative_inputs(model.architecture, model.target_mode)
     network = build_network(model.architecture, lookback=model.lookback_steps, n_inputs=len(model.input_fields),
                             forecast=model.forecast_steps, n_outputs=len(model.output_fields),
-                            hidden=model.hidden_size)
+                            hidden=model.hidden_size, relative_inputs=relative_inputs)
     curve: list[dict] = []
 
     def on_epoch(epoch: int, train_loss: float, val_loss: float) -> bool:
@@ -153,7 +154,7 @@ def _train(job: TrainingJob) -> str:
         architecture=model.architecture, input_fields=model.input_fields, output_fields=model.output_fields,
         window_seconds=model.window_duration_seconds, lookback=model.lookback_steps, forecast=model.forecast_steps,
         hidden=model.hidden_size, target_mode=model.target_mode, feature_scaler=feature_scaler,
-        target_scaler=target_scaler, state_dict=result.state_dict,
+        target_scaler=target_scaler, state_dict=result.state_dict, relative_inputs=relative_inputs,
     )
     bundle_key = save_bundle(bundle, f"models/{model.id}/{job.id}.pt")
     tracked = None
@@ -166,6 +167,7 @@ def _train(job: TrainingJob) -> str:
                     "output_fields": ",".join(model.output_fields), "window_seconds": model.window_duration_seconds,
                     "lookback_steps": model.lookback_steps, "forecast_steps": model.forecast_steps,
                     "hidden_size": model.hidden_size, "target_mode": model.target_mode,
+                    "relative_inputs": relative_inputs,
                     "lookback_seconds": job.lookback_seconds, **model.training_params, **summary},
             history=result.history, metrics=metrics, network=network, input_example=x_val[:1],
         )
