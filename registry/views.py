@@ -1,14 +1,14 @@
-"""Operator pages for models: the list, the create form, a model's detail."""
+"""Operator pages for models: the list and the create form (a model's page, with its jobs and
+training curves, is in training.views)."""
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
 from django.shortcuts import redirect, render
 
-from core.errors import Conflict, DomainError, NotFound
+from core.errors import Conflict, DomainError
 from mlops_site.roles import operator_required
 from registry import selectors, services
 from registry.models import BOUNDS, TRAINING_BOUNDS, Architecture, TargetMode
@@ -75,30 +75,3 @@ def model_new(request):
 def _field_of(error: DomainError) -> str | None:
     """A duplicate name goes next to the name; other service errors above the form."""
     return "name" if isinstance(error, Conflict) else None
-
-
-@login_required
-def model_detail(request, model_id):
-    from training.selectors import job_list
-
-    model = _model_or_404(model_id)
-    jobs = list(job_list(model_id=model.id)[:20])
-    curves = [
-        {"job": job, "chart_id": f"curve-{job.id}", "chart": {
-            "x": [row["epoch"] for row in job.history], "time": False, "xAxis": "epoch", "yLabel": "loss (scaled)",
-            "height": 200,
-            "series": [{"label": "train loss", "values": [row["train_loss"] for row in job.history]},
-                       {"label": "validation loss", "values": [row["val_loss"] for row in job.history]}]}}
-        for job in jobs if len(job.history) > 1
-    ]
-    return render(request, "registry/model_detail.html", {
-        "model": model, "versions": model.versions.order_by("-version"), "jobs": jobs, "curves": curves,
-        "best_for": list(model.best_for.values_list("field", flat=True)),
-    })
-
-
-def _model_or_404(model_id):
-    try:
-        return selectors.model_get(model_id)
-    except NotFound as error:
-        raise Http404(error.message) from error

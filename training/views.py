@@ -1,4 +1,5 @@
-"""Operator pages for training jobs: the live list, cancel, and train from a model's page."""
+"""Operator pages for training: the live job list, cancel, a model's page (versions, jobs and
+training curves) and its train button."""
 
 from __future__ import annotations
 
@@ -43,13 +44,35 @@ def job_cancel(request, job_id):
     return redirect(request.POST.get("next") or "jobs")
 
 
+def _model_or_404(model_id):
+    try:
+        return registry_selectors.model_get(model_id)
+    except NotFound as error:
+        raise Http404(error.message) from error
+
+
+@login_required
+def model_detail(request, model_id):
+    model = _model_or_404(model_id)
+    jobs = list(selectors.job_list(model_id=model.id)[:20])
+    curves = [
+        {"job": job, "chart_id": f"curve-{job.id}", "chart": {
+            "x": [row["epoch"] for row in job.history], "time": False, "xAxis": "epoch", "yLabel": "loss (scaled)",
+            "height": 200,
+            "series": [{"label": "train loss", "values": [row["train_loss"] for row in job.history]},
+                       {"label": "validation loss", "values": [row["val_loss"] for row in job.history]}]}}
+        for job in jobs if len(job.history) > 1
+    ]
+    return render(request, "registry/model_detail.html", {
+        "model": model, "versions": model.versions.order_by("-version"), "jobs": jobs, "curves": curves,
+        "best_for": list(model.best_for.values_list("field", flat=True)),
+    })
+
+
 @require_POST
 @operator_required
 def model_train(request, model_id):
-    try:
-        model = registry_selectors.model_get(model_id)
-    except NotFound as error:
-        raise Http404(error.message) from error
+    model = _model_or_404(model_id)
     try:
         job = services.training_job_create(model=model, user=request.user, reason="ui")
         messages.success(request, f"training of {model.name} queued (job {job.id})")
