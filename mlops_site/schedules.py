@@ -24,7 +24,7 @@ class Wanted:
     minutes: int = 1
 
 
-MANAGED = ("mlflow-mirror-reconcile", "training-recover", "monitoring-tick")
+MANAGED = ("mlflow-mirror-reconcile", "training-recover", "monitoring-tick", "history-prune")
 
 
 def wanted_schedules() -> list[Wanted]:
@@ -35,6 +35,8 @@ def wanted_schedules() -> list[Wanted]:
     if settings.MONITORING_ENABLED:
         # Every minute (django-q2's finest); each field's next_check_at keeps its own interval.
         wanted.append(Wanted("monitoring-tick", "performance.tasks.monitor_tick", minutes=1))
+    if settings.HISTORY_RETENTION_DAYS > 0:
+        wanted.append(Wanted("history-prune", "performance.tasks.prune_history", minutes=24 * 60))
     return wanted
 
 

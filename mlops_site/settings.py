@@ -138,6 +138,8 @@ ML_PORT = env.int("ML_PORT", 8060, min=1, max=65535)  # the seed's second name f
 MONITORING_ENABLED = env.bool("MONITORING_ENABLED", True)
 MONITORING_INTERVAL_SECONDS = env.int("MONITORING_INTERVAL_SECONDS", 300, min=10)
 MONITORING_DEGRADATION_FACTOR = env.float("MONITORING_DEGRADATION_FACTOR", 1.5, min=1.0)
+# Routine monitoring rows (auto_monitor scores, check events) older than this are pruned daily; 0 keeps all.
+HISTORY_RETENTION_DAYS = env.int("HISTORY_RETENTION_DAYS", 90, min=0)
 
 # --- MLflow (the experiment tracker and a mirror of the registry) ---------------------------
 MLFLOW_TRACKING_URI = env.url(

@@ -41,3 +41,10 @@ def evaluate_fields_after_training(task) -> None:
             services.field_evaluate(field=field)
         except DomainError:
             pass  # an operator can evaluate by hand; nothing to recover here
+
+
+def prune_history() -> dict:
+    from performance.retention import history_prune
+
+    pruned = history_prune()
+    return {"scores": pruned.scores, "events": pruned.events}

@@ -85,6 +85,7 @@ def test_every_seed_variable_is_read(monkeypatch, tmp_path):
         ("MONITORING_ENABLED", "maybe", "true or false"),
         ("MONITORING_DEGRADATION_FACTOR", "0.5", "at least 1.0"),
         ("MONITORING_INTERVAL_SECONDS", "1.5", "must be an integer"),
+        ("HISTORY_RETENTION_DAYS", "-1", "at least 0"),
         ("DATABASE_URL", "mysql://db/x", "sqlite:/// or postgresql://"),
         ("MLFLOW_TRACKING_URI", "mlflow:5000", "must be a URL"),
         ("TELEMETRY_SOURCE", "kafka", "must be one of"),

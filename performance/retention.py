@@ -1,0 +1,50 @@
+"""History retention: the monitoring loop's routine rows are pruned after HISTORY_RETENTION_DAYS.
+
+A field checked every 5 minutes writes ~290 score rows and ~290 check events a day. Those
+routine rows (`auto_monitor` scores that elected nothing, `check` and `no_data` events) age
+out; everything that tells the field's story stays: evaluations, elections, set-best scores,
+transitions, errors and rebaselines. Deleted in batches so no lock is held for long.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from performance.models import MonitorEvent, ScoreRecord, Trigger
+
+log = logging.getLogger(__name__)
+BATCH = 5000
+
+
+@dataclass
+class Pruned:
+    scores: int = 0
+    events: int = 0
+
+
+def _delete_in_batches(queryset) -> int:
+    deleted = 0
+    while ids := list(queryset.values_list("id", flat=True)[:BATCH]):
+        deleted += queryset.model.objects.filter(id__in=ids).delete()[0]
+    return deleted
+
+
+def history_prune(*, older_than_days: int | None = None) -> Pruned:
+    """Delete routine monitoring rows older than the retention (0 keeps everything)."""
+    days = settings.HISTORY_RETENTION_DAYS if older_than_days is None else older_than_days
+    if days <= 0:
+        return Pruned()
+    cutoff = timezone.now() - timedelta(days=days)
+    pruned = Pruned(
+        scores=_delete_in_batches(ScoreRecord.objects.filter(
+            measured_at__lt=cutoff, trigger=Trigger.AUTO_MONITOR, elected=False)),
+        events=_delete_in_batches(MonitorEvent.objects.filter(
+            at__lt=cutoff, kind__in=[MonitorEvent.Kind.CHECK, MonitorEvent.Kind.NO_DATA])),
+    )
+    log.info("history older than %s days pruned: %s score rows, %s check events", days, pruned.scores, pruned.events)
+    return pruned

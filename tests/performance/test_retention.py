@@ -1,0 +1,66 @@
+"""History retention: routine monitoring rows age out, the field's story stays."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from performance import retention
+from performance.models import MonitorEvent, ScoreRecord
+
+pytestmark = pytest.mark.django_db
+FIELD = "sinr_mean"
+
+
+def score(days_ago: float, trigger: str, elected: bool = False) -> ScoreRecord:
+    return ScoreRecord.objects.create(
+        evaluation=uuid.uuid4(), field=FIELD, model_id=uuid.uuid4(), model_name="m", metric="rmse", score=1.0,
+        trigger=trigger, elected=elected, measured_at=timezone.now() - timedelta(days=days_ago))
+
+
+def event(days_ago: float, kind: str) -> MonitorEvent:
+    return MonitorEvent.objects.create(at=timezone.now() - timedelta(days=days_ago), field=FIELD, kind=kind)
+
+
+@pytest.fixture
+def history():
+    return {
+        "old_check_score": score(100, "auto_monitor"),
+        "recent_check_score": score(10, "auto_monitor"),
+        "old_election_by_loop": score(100, "auto_monitor", elected=True),
+        "old_evaluation": score(100, "evaluate"),
+        "old_loop_evaluation": score(100, "auto_evaluate"),
+        "old_check": event(100, "check"),
+        "old_no_data": event(100, "no_data"),
+        "recent_check": event(10, "check"),
+        "old_transition": event(100, "transition"),
+        "old_error": event(100, "error"),
+        "old_rebaseline": event(100, "rebaseline"),
+    }
+
+
+def remaining(history) -> set[str]:
+    scores = set(ScoreRecord.objects.values_list("id", flat=True))
+    events = set(MonitorEvent.objects.values_list("id", flat=True))
+    return {name for name, row in history.items() if row.id in (scores if isinstance(row, ScoreRecord) else events)}
+
+
+def test_routine_rows_older_than_the_retention_go_the_story_stays(history, settings, monkeypatch):
+    settings.HISTORY_RETENTION_DAYS = 90
+    monkeypatch.setattr(retention, "BATCH", 1)  # several batches
+    pruned = retention.history_prune()
+    assert (pruned.scores, pruned.events) == (1, 2)
+    assert remaining(history) == set(history) - {"old_check_score", "old_check", "old_no_data"}
+
+
+def test_zero_keeps_everything_and_the_command_can_override(history, settings):
+    settings.HISTORY_RETENTION_DAYS = 0
+    assert retention.history_prune() == retention.Pruned()
+    assert remaining(history) == set(history)
+    call_command("prune_history", "--days", "5")
+    assert "recent_check_score" not in remaining(history) and "recent_check" not in remaining(history)
+    assert {"old_evaluation", "old_transition", "old_election_by_loop"} <= remaining(history)
