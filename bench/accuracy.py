@@ -38,6 +38,8 @@ INPUTS = ["rsrp_mean", "rsrq_mean", "sinr_mean", "cqi_mean", "dl_bitrate_mean"]
 HELD_OUT = [11112973, 70430210, 10809101, 87812611, 11115276]  # fixed before any result was seen
 ARCHITECTURES = ["ann", "lstm", "linear"]
 LOOKBACK = 12
+SHORT_NAMES = {"rsrp_mean": "rsrp", "sinr_mean": "sinr", "cqi_mean": "cqi", "rsrq_mean": "rsrq",
+               "dl_bitrate_mean": "dl rate"}  # chart labels that fit under a bar
 
 
 @dataclass
@@ -187,7 +189,7 @@ def write_report(rows, *, quick: bool) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(13, 5), sharey=True)
     for axis, horizon in zip(axes, (1, 3), strict=True):
         subset = [r for r in rows if r["window"] == 10 and r["horizon"] == horizon]
-        labels = [f"{r['kpi'].removesuffix('_mean')}\n{r['architecture']}" for r in subset]
+        labels = [f"{SHORT_NAMES.get(r['kpi'], r['kpi'])}\n{r['architecture']}" for r in subset]
         values = [statistics.fmean(o.skill_persistence for o in r["held"]) * 100 for r in subset]
         axis.bar(range(len(values)), values, color=["tab:green" if v > 0 else "tab:red" for v in values])
         axis.axhline(0, color="black", linewidth=0.8)
