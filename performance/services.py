@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from core.errors import Conflict, Invalid, NotFound
 from core.events import actor_name
-from performance import metrics
+from performance import metrics, selectors
 from performance.instruments import EVALUATION_SECONDS
 from performance.models import FieldEvent, FieldMonitor, ScoreRecord, Trigger
 from performance.scoring import EvaluationData, ModelScore, record_fields, score_version
@@ -170,20 +170,21 @@ def field_best_override(*, field: str, model_id, user=None) -> FieldBest:
     version = registry_selectors.latest_version(model.id)
     if version is None:
         raise Conflict(f"model {model.name} has no trained version; train it before making it the best")
-    record = (ScoreRecord.objects.filter(field=field, model_id=model.id, version=version.version,
-                                         score__isnull=False).order_by("-measured_at", "-id").first())
+    record = selectors.latest_score(field, model.id, version.version)
+    fresh = None  # scored now (outside the transaction: it reads the data source)
     if record is None:
         current = registry_selectors.field_best(field)
         metric = current.metric if current else "rmse"
         data = EvaluationData(sorted(set(model.input_fields + model.output_fields)))
-        result = score_version(model, version, field, data)
-        if result.score(metric) is None:
-            raise Conflict(f"model {model.name} cannot be scored on {field} now ({result.note}); "
+        fresh = score_version(model, version, field, data)
+        if fresh.score(metric) is None:
+            raise Conflict(f"model {model.name} cannot be scored on {field} now ({fresh.note}); "
                            "its score is needed as the monitoring baseline")
-        record = ScoreRecord.objects.create(evaluation=uuid.uuid4(), field=field, trigger=Trigger.SET_BEST,
-                                            measured_at=timezone.now(), **record_fields(result, metric))
     actor = actor_name(user)
-    with transaction.atomic():
+    with transaction.atomic():  # the set-best score row exists only if the election does
+        if fresh is not None:
+            record = ScoreRecord.objects.create(evaluation=uuid.uuid4(), field=field, trigger=Trigger.SET_BEST,
+                                                measured_at=timezone.now(), **record_fields(fresh, metric))
         previous = registry_services.field_best_set(field=field, model=model, version=version, metric=record.metric,
                                                     baseline_score=record.score, elected_by=actor)
         _monitor_follow_election(field=field, metric=record.metric, baseline=record.score)

@@ -12,7 +12,6 @@ from mlops_site.roles import operator_required
 from performance import metrics, selectors, services
 from registry import selectors as registry_selectors
 from registry.models import FieldBest
-from telemetry.sources import history_source
 
 
 def _factor() -> float:
@@ -36,7 +35,9 @@ def dashboard_table(request):
 
 def history_chart(field: str, best: FieldBest | None) -> dict:
     """Each model's scores over time, the baseline and threshold, and the elections as points."""
-    records = list(selectors.history(field).filter(score__isnull=False)[:1000])
+    # The newest 1000 scores, oldest first (the monitoring loop adds ~290 a day per field).
+    newest = selectors.history(field).filter(score__isnull=False).order_by("-measured_at", "-id")[:1000]
+    records = list(newest)[::-1]
     times = sorted({r.measured_at.timestamp() for r in records})
     index = {t: i for i, t in enumerate(times)}
     by_model: dict[str, list] = {}
@@ -68,7 +69,6 @@ def field_page(request, field: str):
         "threshold": metrics.threshold(best.metric, best.baseline_score, _factor()) if best else None,
         "ranking": selectors.last_evaluation(field), "chart": history_chart(field, best),
         "events": selectors.timeline(field), "metrics": metrics.METRICS, "jobs": selectors.active_jobs(field),
-        "source": history_source().name,
     })
 
 

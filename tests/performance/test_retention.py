@@ -64,3 +64,16 @@ def test_zero_keeps_everything_and_the_command_can_override(history, settings):
     call_command("prune_history", "--days", "5")
     assert "recent_check_score" not in remaining(history) and "recent_check" not in remaining(history)
     assert {"old_evaluation", "old_transition", "old_election_by_loop"} <= remaining(history)
+
+
+def test_the_history_chart_shows_the_newest_scores(settings):
+    from performance.views import history_chart
+
+    ScoreRecord.objects.bulk_create([
+        ScoreRecord(evaluation=uuid.uuid4(), field=FIELD, model_id=uuid.uuid4(), model_name="m", metric="rmse",
+                    score=1.0, trigger="auto_monitor", measured_at=timezone.now() - timedelta(minutes=5 * n))
+        for n in range(1200)  # more than the chart keeps: ~4 days of checks every 5 minutes
+    ])
+    times = history_chart(FIELD, None)["x"]
+    assert len(times) == 1000 and times == sorted(times)
+    assert times[-1] == pytest.approx(ScoreRecord.objects.order_by("-measured_at").first().measured_at.timestamp())
