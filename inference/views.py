@@ -28,33 +28,40 @@ def chart(result, field: str) -> dict:
                                                      "dash": [6, 4]}]}
 
 
-@login_required
-def forecast(request):
-    fields = sorted(registry_selectors.fields_with_models())
-    best_fields = set(FieldBest.objects.values_list("field", flat=True))
-    context = {"fields": fields, "best_fields": best_fields, "error": "", "result": None,
-               "chosen": {"field": request.GET.get("field", ""), "cell": request.GET.get("cell", ""),
-                          "model": request.GET.get("model", "")}}
+def _pickers(chosen: dict) -> dict:
+    """The form: fields, the field's models, and its cells (ready ones first, when it has a model
+    to run; else the source's plain list)."""
+    context = {"fields": sorted(registry_selectors.fields_with_models()),
+               "best_fields": set(FieldBest.objects.values_list("field", flat=True))}
+    if chosen["field"]:
+        context["models"] = registry_selectors.model_list(output_field=chosen["field"])
+        try:
+            context["readiness"] = cell_readiness(output_field=chosen["field"], model_id=chosen["model"] or None)
+            return context
+        except DomainError as error:
+            context["readiness_note"] = error.message
     try:
         context["cells"] = latest_source().cells()
     except DomainError as error:
         context["cells"], context["error"] = [], error.message
-    field, cell = context["chosen"]["field"], context["chosen"]["cell"]
-    if field:
-        context["models"] = registry_selectors.model_list(output_field=field)
-        try:  # ready cells first, the others marked with how many windows they have
-            context["readiness"] = cell_readiness(output_field=field, model_id=context["chosen"]["model"] or None)
-        except DomainError as error:
-            context["readiness_note"] = error.message
+    return context
+
+
+@login_required
+def forecast(request):
+    chosen = {"field": request.GET.get("field", ""), "cell": request.GET.get("cell", ""),
+              "model": request.GET.get("model", "")}
+    partial = request.htmx and request.htmx.target == "forecast-result"  # the result only: no pickers
+    context = {"chosen": chosen, "error": "", "result": None, **({} if partial else _pickers(chosen))}
+    field, cell = chosen["field"], chosen["cell"]
     if field and cell:
         try:
-            result = forecast_cell(output_field=field, cell_id=int(cell), model_id=context["chosen"]["model"] or None)
+            result = forecast_cell(output_field=field, cell_id=int(cell), model_id=chosen["model"] or None)
             context["result"] = result.as_dict()
             context["chart"] = chart(result, field)
         except DomainError as error:
             context["error"] = error.message
         except ValueError:
             context["error"] = f"{cell!r} is not a cell id"
-    partial = request.htmx and request.htmx.target == "forecast-result"
     template = "inference/_result.html" if partial else "inference/forecast.html"
     return render(request, template, context)

@@ -126,6 +126,20 @@ def test_forecast_page_lists_ready_cells_first(user, field_with_best):
     assert "Choose a field to see which cells are ready." in no_field and 'label="ready now' not in no_field
 
 
+def test_a_forecast_result_request_skips_the_pickers(user, field_with_best, monkeypatch):
+    """Pressing Forecast swaps in the result only: no cell scan, no cell listing."""
+    import inference.views
+
+    def not_here(*args, **kwargs):
+        raise AssertionError("the pickers were built for a result-only request")
+
+    monkeypatch.setattr(inference.views, "cell_readiness", not_here)
+    partial = logged_in(user).get("/forecast/", {"field": FIELD, "cell": 11016973},
+                                  headers={"HX-Request": "true", "HX-Target": "forecast-result"})
+    assert partial.status_code == 200 and b"forecast-chart" in partial.content
+    assert "cells" not in partial.context and "fields" not in partial.context
+
+
 def test_unknown_model_page_is_404(user):
     import uuid
 
