@@ -1,5 +1,8 @@
+from django.utils.functional import SimpleLazyObject
+
 from mlops_site.roles import is_operator as _is_operator
 
 
 def roles(request) -> dict:
-    return {"is_operator": _is_operator(getattr(request, "user", None))}
+    # Lazy: only pages that show operator buttons pay for the groups query (not every poll).
+    return {"is_operator": SimpleLazyObject(lambda: _is_operator(getattr(request, "user", None)))}

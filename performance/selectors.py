@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Window
+from django.db.models.functions import RowNumber
 
 from core.errors import DomainError
 from performance import metrics
@@ -66,11 +67,17 @@ def dashboard_rows(factor: float) -> tuple[list[dict], list[str], str]:
     bests = {b.field: b for b in FieldBest.objects.select_related("model", "version")}
     monitors = {m.field: m for m in FieldMonitor.objects.all()}
     spark = defaultdict(list)
-    best_pairs = {(b.field, b.model_id) for b in bests.values()}
-    recent = ScoreRecord.objects.filter(field__in=list(bests), score__isnull=False).order_by("-measured_at")
-    for record in recent[:2000]:
-        if (record.field, record.model_id) in best_pairs and len(spark[record.field]) < SPARK_POINTS:
-            spark[record.field].append(record)
+    of_bests = Q(pk__in=[])
+    for best in bests.values():
+        of_bests |= Q(field=best.field, model_id=best.model_id)
+    # The newest SPARK_POINTS scores of each best, in one query (the table is polled every 10 s).
+    recent = (ScoreRecord.objects.filter(of_bests, score__isnull=False)
+              .annotate(newest=Window(RowNumber(), partition_by=[F("field")], order_by=[F("measured_at").desc(),
+                                                                                        F("id").desc()]))
+              .filter(newest__lte=SPARK_POINTS).order_by("field", "-measured_at", "-id")
+              .only("field", "model_id", "metric", "score", "skill_vs_persistence", "measured_at"))
+    for record in recent:
+        spark[record.field].append(record)
     jobs = defaultdict(list)
     model_fields = defaultdict(list)
     for field, model_ids in outputs.items():

@@ -99,8 +99,10 @@ def test_create_a_model_with_inline_errors_then_train_it(user):
     assert job.reason == "ui" and job.requested_by == user
     jobs_page = browser.get("/partials/jobs/").content.decode()
     assert "ui-made" in jobs_page and "Cancel" in jobs_page
+    assert 'hx-trigger="every 2s"' in browser.get("/jobs/").content.decode()  # live progress while a job is active
     browser.post(f"/jobs/{job.id}/cancel/")
     assert TrainingJob.objects.get(id=job.id).status == "cancelled"
+    assert 'hx-trigger="every 10s"' in browser.get("/jobs/").content.decode()  # idle: poll slowly
 
 
 def test_forecast_page(user, field_with_best):

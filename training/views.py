@@ -30,7 +30,7 @@ def job_list(request):
 
 @login_required
 def job_table(request):
-    return render(request, "training/_jobs_table.html", {"jobs": _jobs(request), "poll": True})
+    return render(request, "training/_jobs_table.html", {"jobs": _jobs(request)})
 
 
 @require_POST
