@@ -217,6 +217,11 @@ def recover() -> list[str]:
     return lines
 
 
+def fields_make_due(fields: list[str]) -> int:
+    """Check these fields at the next tick, whatever their next check time."""
+    return FieldMonitor.objects.filter(field__in=fields).update(next_check_at=timezone.now())
+
+
 def fields_waiting_for(job_id) -> list[str]:
     return [m.field for m in FieldMonitor.objects.filter(state=MonitorState.RETRAINING)
             if str(job_id) in {str(j) for j in m.waiting_job_ids}]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from django.utils import timezone
-
 
 def monitor_tick(*fields: str) -> list[str]:
     from performance import monitoring
@@ -17,12 +15,11 @@ def after_retraining_job(task) -> None:
     from django_q.tasks import async_task
 
     from performance import monitoring
-    from performance.models import FieldMonitor
 
     job_id = task.args[0] if task.args else None
     fields = monitoring.fields_waiting_for(job_id)
     if fields:
-        FieldMonitor.objects.filter(field__in=fields).update(next_check_at=timezone.now())
+        monitoring.fields_make_due(fields)
         async_task("performance.tasks.monitor_tick", *fields, task_name="monitor-tick-after-retraining")
 
 

@@ -8,7 +8,6 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from performance import monitoring
-from performance.models import FieldMonitor
 
 
 class Command(BaseCommand):
@@ -22,7 +21,7 @@ class Command(BaseCommand):
     def handle(self, *args, fields: list[str], once: bool, **options):
         while True:
             if fields:
-                FieldMonitor.objects.filter(field__in=fields).update(next_check_at=timezone.now())
+                monitoring.fields_make_due(fields)
             outcomes = monitoring.tick(only=fields or None)
             for outcome in outcomes:
                 self.stdout.write(f"{timezone.now():%H:%M:%S} {outcome.field}: {outcome.action}")
