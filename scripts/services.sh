@@ -13,6 +13,8 @@ set -euo pipefail
 RUN=$(mktemp -d /tmp/cellwise-services.XXXXXX); chmod 755 "$RUN"
 SERVICE_PIDS=()
 PG_HOST=127.0.0.1; PG_PORT=${CELLWISE_PG_PORT:-5432}
+# Database names: several checkouts may run their suites at once on one server (tests use test_<name>).
+DB_NAME=${CELLWISE_DB_NAME:-cellwise}; MLFLOW_DB=${DB_NAME}_mlflow
 
 services_down() {
   for p in "${SERVICE_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
@@ -63,8 +65,8 @@ services_up() {
   ensure_postgres
   ensure_chromium
   ensure_redis_binary
-  psql -h $PG_HOST -p "$PG_PORT" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='cellwise_mlflow'" | grep -q 1 \
-    || psql -h $PG_HOST -p "$PG_PORT" -U postgres -qc "CREATE DATABASE cellwise_mlflow"
+  psql -h $PG_HOST -p "$PG_PORT" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='$MLFLOW_DB'" | grep -q 1 \
+    || psql -h $PG_HOST -p "$PG_PORT" -U postgres -qc "CREATE DATABASE $MLFLOW_DB"
 
   local s3_port mlflow_port
   s3_port=$(free_port)
@@ -82,12 +84,12 @@ PY
   mlflow_port=$(free_port)
   MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false \
     "$VENV/bin/mlflow" server --host 127.0.0.1 --port "$mlflow_port" --workers 1 \
-    --backend-store-uri "postgresql+psycopg://postgres@$PG_HOST:$PG_PORT/cellwise_mlflow" \
+    --backend-store-uri "postgresql+psycopg://postgres@$PG_HOST:$PG_PORT/$MLFLOW_DB" \
     --artifacts-destination s3://mlflow/artifacts >"$RUN/mlflow.log" 2>&1 & SERVICE_PIDS+=($!)
   wait_http "http://127.0.0.1:$mlflow_port/health" 120 "$RUN/mlflow.log"
 
   export MLFLOW_TRACKING_URI="http://127.0.0.1:$mlflow_port"
-  export DATABASE_URL="postgresql://postgres@$PG_HOST:$PG_PORT/cellwise"
+  export DATABASE_URL="postgresql://postgres@$PG_HOST:$PG_PORT/$DB_NAME"
   export CELLWISE_TEST_CLICKHOUSE_DSN="chdb://$RUN/chdb"
   export CELLWISE_VAR_DIR="$RUN/var"
   export CELLWISE_SERVICES_LOGS="$RUN"
