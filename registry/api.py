@@ -13,7 +13,15 @@ from core.errors import FIELD_NAME_PATTERN
 from mlops_site.auth import READ_AUTH, WRITE_AUTH, caller
 from mlops_site.paging import Page, PageParams, page_of
 from registry import details, selectors, services
-from registry.models import BOUNDS, MAX_INPUT_FIELDS, MAX_OUTPUT_FIELDS, NAME_PATTERN, TRAINING_BOUNDS, ModelConfig
+from registry.models import (
+    BOUNDS,
+    MAX_INPUT_FIELDS,
+    MAX_OUTPUT_FIELDS,
+    NAME_PATTERN,
+    TRAINING_BOUNDS,
+    Architecture,
+    ModelConfig,
+)
 from telemetry.sources import available_fields, history_source
 
 router = Router(tags=["registry"])
@@ -55,8 +63,8 @@ def _training(name: str) -> Any:
 
 class ModelIn(Schema):
     name: str = Field(pattern=NAME_PATTERN, description="unique; 1-128 of letters, digits, '_' and '-'")
-    architecture: Literal["ann", "lstm", "linear"] = Field(
-        description="ann: MLP; lstm: two-layer LSTM; linear: ridge regression (hidden_size unused)"
+    architecture: Literal[tuple(Architecture.values)] = Field(
+        description="; ".join(f"{value}: {label}" for value, label in Architecture.choices)
     )
     input_fields: list[Annotated[str, Field(pattern=FIELD_NAME_PATTERN)]] = Field(
         min_length=1, max_length=MAX_INPUT_FIELDS

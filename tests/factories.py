@@ -1,4 +1,4 @@
-"""Trained versions without training: bundles whose behaviour is known exactly.
+"""Trained versions for tests: bundles whose behaviour is known exactly, and real fits without MLflow.
 
 A residual-target network with zero weights and an identity target scaler predicts "no
 change", i.e. exactly persistence; `offset` shifts every forecast by a constant. They run
@@ -7,13 +7,18 @@ through the same bundle, cache, scoring and inference code as trained networks.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import numpy as np
 import torch
+from django.conf import settings
 
 from registry import services as registry_services
 from registry.models import ModelConfig, ModelVersion
+from training.architectures import build_network
 from training.bundle import Bundle, save_bundle
-from training.networks import build_network
+from training.fitting import FitConfig, fit_model
+from training.pipeline import fetch_samples
 from training.sequences import Scaler
 
 
@@ -39,35 +44,12 @@ def known_version(model: ModelConfig, *, offset: float = 0.0, trained_until=None
     return registry_services.model_version_create(model_id=model.id, bundle_path=key, trained_until=trained_until)
 
 
-def ridge_version(model: ModelConfig) -> ModelVersion:
-    """Train a `linear` model for real (closed-form ridge, the pipeline's data path) without MLflow."""
-    from training.pipeline import fetch_samples
-    from training.sequences import targets, time_split
-    from training.trainer import fit_ridge
-
-    data = fetch_samples(model, lookback_seconds=model_lookback_all())
-    train, val = time_split(data.samples, model.validation_fraction)
-    feature_scaler, target_scaler = Scaler.fit(train.x), Scaler.fit(targets(train, model.target_mode))
-    network = build_network("linear", lookback=model.lookback_steps, n_inputs=len(model.input_fields),
-                            forecast=model.forecast_steps, n_outputs=len(model.output_fields), hidden=1)
-    result = fit_ridge(network, feature_scaler.transform(train.x),
-                       target_scaler.transform(targets(train, model.target_mode)),
-                       feature_scaler.transform(val.x), target_scaler.transform(targets(val, model.target_mode)))
-    bundle = Bundle(architecture="linear", input_fields=model.input_fields, output_fields=model.output_fields,
-                    window_seconds=model.window_duration_seconds, lookback=model.lookback_steps,
-                    forecast=model.forecast_steps, hidden=model.hidden_size, target_mode=model.target_mode,
-                    feature_scaler=feature_scaler, target_scaler=target_scaler, state_dict=result.state_dict)
-    key = save_bundle(bundle, f"models/{model.id}/ridge.pt")
-    from datetime import datetime
-
+def trained_version(model: ModelConfig) -> ModelVersion:
+    """Train the model for real on all its data (the pipeline's data path and fitting steps), without MLflow."""
+    data = fetch_samples(model, lookback_seconds=settings.TRAINING_MAX_LOOKBACK_SECONDS)
+    key = save_bundle(fit_model(FitConfig.of(model), data.samples).bundle, f"models/{model.id}/trained.pt")
     return registry_services.model_version_create(
         model_id=model.id, bundle_path=key, trained_until=datetime.fromisoformat(data.summary["data_until"]))
-
-
-def model_lookback_all() -> int:
-    from django.conf import settings
-
-    return settings.TRAINING_MAX_LOOKBACK_SECONDS
 
 
 def write_series(folder, cell: int, values, *, step: int = 10, start: int = 1_700_000_000) -> None:

@@ -45,6 +45,16 @@ class JobOut(Schema):
     data_summary: dict
 
 
+class EpochOut(Schema):
+    epoch: int
+    train_loss: float
+    val_loss: float
+
+
+class JobDetailOut(JobOut):
+    history: list[EpochOut] = Field(description="the loss curve: one row per epoch run so far")
+
+
 def job_out(job: TrainingJob) -> dict:
     return {
         "id": job.id, "model_id": job.model_id, "model_name": job.model.name, "status": job.status,
@@ -80,9 +90,11 @@ def list_jobs(request, filters: Query[JobFilters], paging: Query[PageParams]):
     return page
 
 
-@router.get("/jobs/{job_id}", response=JobOut, auth=READ_AUTH)
+@router.get("/jobs/{job_id}", response=JobDetailOut, auth=READ_AUTH)
 def get_job(request, job_id: uuid.UUID):
-    return job_out(selectors.job_get(job_id))
+    """The job with its loss curve."""
+    job = selectors.job_get(job_id)
+    return {**job_out(job), "history": selectors.job_curve(job)}
 
 
 @router.delete("/jobs/{job_id}", response=JobOut, auth=WRITE_AUTH)

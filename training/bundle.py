@@ -17,7 +17,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from torch import nn
 
-from training.networks import build_network
+from training.architectures import build_network
 from training.sequences import Scaler
 
 FORMAT = 2  # 2: records whether the network reads its inputs relative to the last window

@@ -1,4 +1,4 @@
-"""Training jobs and their audit events."""
+"""Training jobs, their loss curves and their audit events."""
 
 from __future__ import annotations
 
@@ -41,7 +41,6 @@ class TrainingJob(models.Model):
     total_epochs = models.PositiveIntegerField(default=0)
     train_loss = models.FloatField(null=True, blank=True)
     val_loss = models.FloatField(null=True, blank=True)
-    history = models.JSONField(default=list, blank=True, help_text="per epoch: epoch, train_loss, val_loss")
     cancel_requested = models.BooleanField(default=False)
     # Which process runs it, and when it last showed life: how a dead worker's job is found.
     worker = models.CharField(max_length=200, blank=True)
@@ -58,6 +57,22 @@ class TrainingJob(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE
+
+
+class TrainingEpoch(models.Model):
+    """One point of a job's loss curve: appended once per epoch, never rewritten."""
+
+    job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="epochs")
+    epoch = models.PositiveIntegerField()
+    train_loss = models.FloatField()
+    val_loss = models.FloatField()
+
+    class Meta:
+        ordering = ["job", "epoch"]
+        constraints = [models.UniqueConstraint(fields=["job", "epoch"], name="training_epoch_once_per_job")]
+
+    def __str__(self) -> str:
+        return f"job {self.job_id} epoch {self.epoch}"
 
 
 class JobEvent(Event):

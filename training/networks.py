@@ -67,18 +67,3 @@ class LinearForecaster(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.linear(x.flatten(1)).view(-1, self.forecast, self.n_outputs)
-
-
-ARCHITECTURES = {"ann": MLPForecaster, "lstm": LSTMForecaster, "linear": LinearForecaster}
-
-
-def uses_relative_inputs(architecture: str, target_mode: str) -> bool:
-    return target_mode == "residual" and architecture in ("ann", "lstm")
-
-
-def build_network(architecture: str, *, lookback: int, n_inputs: int, forecast: int, n_outputs: int,
-                  hidden: int, relative_inputs: bool = False) -> nn.Module:
-    shape = dict(lookback=lookback, n_inputs=n_inputs, forecast=forecast, n_outputs=n_outputs, hidden=hidden)
-    if relative_inputs:  # only ann and lstm take it
-        shape["relative_inputs"] = True
-    return ARCHITECTURES[architecture](**shape)

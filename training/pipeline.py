@@ -3,8 +3,8 @@
 1. Fetch the model's windows for every cell over [now − lookback, now − evaluation span]
    (the span is held out, so every later score is on data the version never saw).
 2. Build gap-aware samples per cell; skip and count cells with too little data.
-3. Split by time, fit scalers on the training split, fit the network (progress and the cancel
-   flag go through the job row once per epoch).
+3. Fit the model (`training.fitting`: time split, scalers on the training split, seeded network,
+   trainer); each epoch appends its losses and reads the cancel flag (`training_job_progress`).
 4. Cancelled → stop, register nothing. Else write the weight bundle, log the MLflow run and
    version, record the `ModelVersion` and complete the job. Any failure fails the job with a
    readable message and removes what was half-written.
@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import numpy as np
 import structlog
 from django.conf import settings
 from django.db import transaction
@@ -27,18 +26,13 @@ from registry import services as registry_services
 from registry.models import ModelConfig
 from telemetry.sources import history_source
 from training import services
-from training.bundle import Bundle, delete_bundle, save_bundle
+from training.bundle import delete_bundle, save_bundle
+from training.fitting import FitConfig, NotEnoughData, fit_model
 from training.models import TrainingJob
-from training.networks import build_network, uses_relative_inputs
-from training.sequences import SampleSet, Scaler, build_samples, concat, targets, time_split
-from training.trainer import fit, fit_ridge
+from training.sequences import SampleSet, build_samples, concat
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 5.0
-
-
-class NotEnoughData(DomainError):
-    pass
 
 
 @dataclass
@@ -115,47 +109,21 @@ def _train(job: TrainingJob) -> str:
     began = time.perf_counter()
     model = ModelConfig.objects.prefetch_related("fields").get(id=job.model_id)
     data = fetch_samples(model, lookback_seconds=job.lookback_seconds, job_id=job.id)
-    train, val = time_split(data.samples, model.validation_fraction)
-    if len(train) < 2 or len(val) < 1:
-        raise NotEnoughData(f"only {len(data.samples)} samples for {model.name}; training needs at least 3")
-    feature_scaler = Scaler.fit(train.x)
-    target_scaler = Scaler.fit(targets(train, model.target_mode))
-    x_train, x_val = feature_scaler.transform(train.x), feature_scaler.transform(val.x)
-    y_train = target_scaler.transform(targets(train, model.target_mode))
-    y_val = target_scaler.transform(targets(val, model.target_mode))
-    relative_inputs = uses_relative_inputs(model.architecture, model.target_mode)
-    network = build_network(model.architecture, lookback=model.lookback_steps, n_inputs=len(model.input_fields),
-                            forecast=model.forecast_steps, n_outputs=len(model.output_fields),
-                            hidden=model.hidden_size, relative_inputs=relative_inputs)
-    curve: list[dict] = []
-
     def on_epoch(epoch: int, train_loss: float, val_loss: float) -> bool:
-        curve.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss})
-        return services.training_job_progress(job_id=job.id, epoch=epoch, train_loss=train_loss,
-                                              val_loss=val_loss, history=curve)
+        return services.training_job_progress(job_id=job.id, epoch=epoch, train_loss=train_loss, val_loss=val_loss)
 
-    trainer = fit_ridge if model.architecture == "linear" else fit
-    result = trainer(
-        network, x_train, y_train, x_val, y_val, epochs=model.epochs, batch_size=model.batch_size,
-        learning_rate=model.learning_rate, patience=model.patience, seed=model.seed, on_epoch=on_epoch,
-    )
+    fitted = fit_model(FitConfig.of(model), data.samples, on_epoch=on_epoch)
+    result, network, bundle = fitted.result, fitted.network, fitted.bundle
+    relative_inputs, x_val = bundle.relative_inputs, fitted.x_val
     if result.stopped == "cancelled":
         services.training_job_mark_cancelled(job_id=job.id)
         return "cancelled"
 
-    # The loss of always predicting the training mean (0 once scaled): the bar a model must clear.
-    mean_loss = float(np.mean(y_val**2))
-    summary = {**data.summary, "samples_train": len(train), "samples_val": len(val),
+    summary = {**data.summary, "samples_train": fitted.samples_train, "samples_val": fitted.samples_val,
                "best_epoch": result.best_epoch, "epochs_run": len(result.history), "stopped": result.stopped,
                "fit_seconds": round(result.seconds, 3)}
-    metrics = {"best_val_loss": result.best_val_loss, "train_mean_val_loss": mean_loss,
+    metrics = {"best_val_loss": result.best_val_loss, "train_mean_val_loss": fitted.mean_loss,
                "final_train_loss": result.history[-1]["train_loss"] if result.history else float("nan")}
-    bundle = Bundle(
-        architecture=model.architecture, input_fields=model.input_fields, output_fields=model.output_fields,
-        window_seconds=model.window_duration_seconds, lookback=model.lookback_steps, forecast=model.forecast_steps,
-        hidden=model.hidden_size, target_mode=model.target_mode, feature_scaler=feature_scaler,
-        target_scaler=target_scaler, state_dict=result.state_dict, relative_inputs=relative_inputs,
-    )
     bundle_key = save_bundle(bundle, f"models/{model.id}/{job.id}.pt")
     tracked = None
     try:

@@ -16,7 +16,8 @@ from core.errors import Conflict, Invalid
 from core.events import actor_name
 from registry import services as registry_services
 from registry.models import ModelConfig, ModelVersion
-from training.models import ACTIVE, JobEvent, JobStatus, TrainingJob
+from training.architectures import spec
+from training.models import ACTIVE, JobEvent, JobStatus, TrainingEpoch, TrainingJob
 
 
 def worker_id() -> str:
@@ -57,8 +58,8 @@ def training_job_create(*, model: ModelConfig, lookback_seconds: int | None = No
         detail = f"job {active.id} is {active.status}" if active else "its training lock is held"
         raise Conflict(f"model {model.name!r} is already training: {detail}",
                        job_id=str(active.id) if active else None)
-    epochs = 1 if model.architecture == "linear" else model.epochs  # ridge is solved in one step
-    job = TrainingJob.objects.create(model=model, lookback_seconds=lookback, total_epochs=epochs,
+    job = TrainingJob.objects.create(model=model, lookback_seconds=lookback,
+                                     total_epochs=spec(model.architecture).epochs(model.epochs),
                                      requested_by=user if getattr(user, "pk", None) else None, reason=reason)
     _event(job, kind="queued", actor=actor_name(user), message=f"training of {model.name} queued ({reason})",
            to_status=JobStatus.QUEUED, lookback_seconds=lookback)
@@ -85,14 +86,16 @@ def training_job_claim(*, job_id, worker: str) -> TrainingJob | None:
     return job
 
 
-def training_job_progress(*, job_id, epoch: int, train_loss: float, val_loss: float,
-                          history: list[dict] | None = None) -> bool:
-    """Save one epoch's progress and the curve so far (one UPDATE); False when a cancel was requested."""
-    fields = dict(epoch=epoch, train_loss=train_loss, val_loss=val_loss, heartbeat_at=timezone.now())
-    if history is not None:
-        fields["history"] = history
+@transaction.atomic
+def training_job_progress(*, job_id, epoch: int, train_loss: float, val_loss: float) -> bool:
+    """Record one epoch: the job row's latest losses (one UPDATE, guarded by the cancel flag) and
+    one appended curve row, so an epoch costs the same however long the curve. False when a cancel
+    was requested."""
     running = TrainingJob.objects.filter(id=job_id, status=JobStatus.RUNNING, cancel_requested=False)
-    return bool(running.update(**fields))
+    if not running.update(epoch=epoch, train_loss=train_loss, val_loss=val_loss, heartbeat_at=timezone.now()):
+        return False
+    TrainingEpoch.objects.create(job_id=job_id, epoch=epoch, train_loss=train_loss, val_loss=val_loss)
+    return True
 
 
 def training_job_heartbeat(*, job_id) -> bool:

@@ -51,18 +51,19 @@ def _model_or_404(model_id):
         raise Http404(error.message) from error
 
 
+def _loss_chart(curve: list[dict]) -> dict:
+    return {"x": [row["epoch"] for row in curve], "time": False, "xAxis": "epoch", "yLabel": "loss (scaled)",
+            "height": 200,
+            "series": [{"label": "train loss", "values": [row["train_loss"] for row in curve]},
+                       {"label": "validation loss", "values": [row["val_loss"] for row in curve]}]}
+
+
 @login_required
 def model_detail(request, model_id):
     model = _model_or_404(model_id)
-    jobs = list(selectors.job_list(model_id=model.id)[:20])
-    curves = [
-        {"job": job, "chart_id": f"curve-{job.id}", "chart": {
-            "x": [row["epoch"] for row in job.history], "time": False, "xAxis": "epoch", "yLabel": "loss (scaled)",
-            "height": 200,
-            "series": [{"label": "train loss", "values": [row["train_loss"] for row in job.history]},
-                       {"label": "validation loss", "values": [row["val_loss"] for row in job.history]}]}}
-        for job in jobs if len(job.history) > 1
-    ]
+    jobs = list(selectors.job_list(model_id=model.id, with_curves=True)[:20])
+    curves = [{"job": job, "chart_id": f"curve-{job.id}", "chart": _loss_chart(curve)}
+              for job in jobs if len(curve := selectors.job_curve(job)) > 1]
     return render(request, "registry/model_detail.html", {
         "model": model, "versions": model.versions.order_by("-version"), "jobs": jobs, "curves": curves,
         "best_for": list(model.best_for.values_list("field", flat=True)),

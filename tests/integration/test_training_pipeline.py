@@ -37,6 +37,7 @@ def test_a_job_trains_and_writes_bundle_version_and_run(tracked, make_model):
     assert version.version == 1 and version.mlflow_version == "1" and version.mlflow_run_id == job.mlflow_run_id
     summary = job.data_summary
     assert summary["cells_used"] > 5 and summary["samples"] == summary["samples_train"] + summary["samples_val"]
+    assert [e.epoch for e in job.epochs.all()] == list(range(1, summary["epochs_run"] + 1))  # the curve, appended
     assert storages["models"].exists(version.bundle_path)
     assert [e.kind for e in JobEvent.objects.filter(job_id=job.id)] == ["queued", "started", "completed"]
 

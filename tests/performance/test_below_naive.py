@@ -8,7 +8,7 @@ import pytest
 
 from performance import services
 from performance.models import FieldEvent, FieldMonitor
-from tests.factories import known_version, ridge_version, write_series
+from tests.factories import known_version, trained_version, write_series
 
 pytestmark = pytest.mark.django_db
 FIELD = "sinr_mean"
@@ -62,7 +62,7 @@ def test_a_learnable_series_keeps_a_trained_linear_model_above_naive(synthetic, 
         synthetic(cell, signs + rng.normal(0, 0.3, n))
     model = make_model(architecture="linear", input_fields=[FIELD], output_fields=[FIELD],
                        window_duration_seconds=10, lookback_steps=4, forecast_steps=2)
-    ridge_version(model)
+    trained_version(model)
     evaluation = services.field_evaluate(field=FIELD)
     record = evaluation.records[0]
     assert record.skill_vs_persistence > 0.9

@@ -148,3 +148,53 @@ class TestApi:
 
     def test_anonymous_cannot_train(self, anonymous_api, make_model):
         assert anonymous_api.post("/training/train", {"model_id": str(make_model().id)}).status_code == 401
+
+
+def _run_epochs(job, epochs) -> list[list[str]]:
+    """Record `epochs` epochs of a running job; the SQL each one sent."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    sent = []
+    for epoch in epochs:
+        with CaptureQueriesContext(connection) as queries:
+            assert services.training_job_progress(job_id=job.id, epoch=epoch, train_loss=1000.0 + epoch,
+                                                         val_loss=2000.0 + epoch)
+        sent.append([q["sql"] for q in queries.captured_queries])
+    return sent
+
+
+def test_each_epoch_appends_one_curve_row_at_a_constant_cost(make_model, api):
+    job = services.training_job_create(model=make_model(epochs=300))
+    services.training_job_claim(job_id=job.id, worker="a:1")
+    sent = _run_epochs(job, range(1, 301))
+    # The 300th epoch sends the same statements as the first: nothing grows with the curve.
+    assert len(sent[-1]) == len(sent[0]) and sum(map(len, sent[-1])) <= sum(map(len, sent[0])) + 40
+    curve = api.get(f"/training/jobs/{job.id}").json()["history"]
+    assert [row["epoch"] for row in curve] == list(range(1, 301))
+    assert curve[-1] == {"epoch": 300, "train_loss": 1300.0, "val_loss": 2300.0}
+    services.training_job_cancel(job=job)
+    assert services.training_job_progress(job_id=job.id, epoch=301, train_loss=0.1, val_loss=0.1) is False
+    assert len(api.get(f"/training/jobs/{job.id}").json()["history"]) == 300  # a refused epoch adds nothing
+
+
+def test_the_model_page_draws_every_curve_in_a_constant_number_of_queries(make_model, user, client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    model = make_model()
+    client.force_login(user)
+
+    def train_and_count() -> int:
+        job = services.training_job_create(model=model)
+        services.training_job_claim(job_id=job.id, worker="a:1")
+        _run_epochs(job, range(1, 4))
+        services.training_job_fail(job_id=job.id, error="stopped by the test")
+        with CaptureQueriesContext(connection) as queries:
+            page = client.get(f"/models/{model.id}/").content.decode()
+        assert page.count('data-chart="curve-') == TrainingJob.objects.filter(model=model).count()
+        return len(queries)
+
+    with_one = train_and_count()
+    train_and_count()
+    assert train_and_count() == with_one  # three jobs' curves cost what one did

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
+from training.architectures import build_network, uses_relative_inputs
 from training.bundle import Bundle
-from training.networks import build_network, uses_relative_inputs
 from training.sequences import Scaler
 
 SHAPE = dict(lookback=6, n_inputs=3, forecast=2, n_outputs=2, hidden=8)
