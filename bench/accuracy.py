@@ -8,6 +8,11 @@ app. Prints RMSE, MAE, sample counts and skill (1 − RMSE / reference RMSE) aga
 persistence and against the better naive forecaster (persistence or the lookback mean), mean ±
 spread over seeds; writes docs/accuracy.md and docs/accuracy.png.
 
+Measured by the code that serves forecasts: `training.fitting.fit_model` fits (as a training
+job does), `inference.predict.LoadedModel` forecasts from the resulting bundle, the naive
+forecasters are `performance.scoring`'s and `performance.metrics` scores. Two runs write
+byte-identical files: every fit seeds its initial weights, torch runs on one thread.
+
     ~/.cache/cellwise/venv/bin/python bench/accuracy.py [--quick]
 
 Held-out cells are fixed below and never looked at while choosing anything.
@@ -28,10 +33,17 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._setup import django_embedded  # noqa: E402
+
+django_embedded()  # the production modules below read Django models and settings
+
+from inference.predict import LoadedModel  # noqa: E402
+from performance import metrics  # noqa: E402
+from performance.scoring import naive_forecasts  # noqa: E402
 from telemetry.embedded import EmbeddedSource  # noqa: E402
-from training.networks import build_network, uses_relative_inputs  # noqa: E402
-from training.sequences import SampleSet, Scaler, build_samples, concat, targets, time_split  # noqa: E402
-from training.trainer import fit, fit_ridge  # noqa: E402
+from training.architectures import spec  # noqa: E402
+from training.fitting import FitConfig, fit_model  # noqa: E402
+from training.sequences import SampleSet, build_samples, concat  # noqa: E402
 
 KPIS = ["rsrp_mean", "sinr_mean", "cqi_mean", "rsrq_mean", "dl_bitrate_mean"]
 INPUTS = ["rsrp_mean", "rsrq_mean", "sinr_mean", "cqi_mean", "dl_bitrate_mean"]
@@ -64,24 +76,27 @@ def split_cell(frame, fraction: float):
     return frame.take(slice(0, cut)), frame.take(slice(cut, len(frame)))
 
 
-def samples_of(frames, horizon: int, output: str) -> SampleSet:
-    sets = [build_samples(f, inputs=INPUTS, outputs=[output], lookback=LOOKBACK, forecast=horizon) for f in frames]
-    sets = [s for s in sets if len(s)]
-    return concat(sets) if sets else None
+def cell_samples(frame, horizon: int, output: str) -> SampleSet:
+    return build_samples(frame, inputs=INPUTS, outputs=[output], lookback=LOOKBACK, forecast=horizon)
 
 
-def lookback_mean(samples: SampleSet, output: str) -> np.ndarray:
-    return samples.x[:, :, INPUTS.index(output)].mean(axis=1)
-
-
-def score(network, feature_scaler, target_scaler, samples: SampleSet, horizon: int, output: str) -> Outcome:
-    with torch.inference_mode():
-        out = network(torch.from_numpy(feature_scaler.transform(samples.x))).numpy()
-    prediction = target_scaler.inverse(out)[:, horizon - 1, 0] + samples.last[:, 0]
-    truth = samples.y[:, horizon - 1, 0]
-    rmse = lambda p: float(np.sqrt(np.mean((p - truth) ** 2)))  # noqa: E731
-    return Outcome(rmse(prediction), float(np.mean(np.abs(prediction - truth))), rmse(samples.last[:, 0]),
-                   rmse(lookback_mean(samples, output)), len(truth))
+def score(loaded: LoadedModel, frames, horizon: int, output: str) -> Outcome:
+    """The horizon-h step of every sample of the frames: the production forecast (`LoadedModel`)
+    and naive forecasters (`performance.scoring`), scored by `performance.metrics`."""
+    truth, forecast, persistence, mean = [], [], [], []
+    for frame in frames:
+        samples = cell_samples(frame, horizon, output)
+        if not len(samples):
+            continue
+        naive = naive_forecasts(samples, frame, output, 0)
+        truth.append(samples.y[:, horizon - 1, 0])
+        forecast.append(loaded.predict(samples.x, samples.last)[:, horizon - 1, 0])
+        persistence.append(naive["persistence"][:, horizon - 1])
+        mean.append(naive["lookback_mean"][:, horizon - 1])
+    truth = np.concatenate(truth)
+    model = metrics.compute(truth, np.concatenate(forecast))
+    return Outcome(model["rmse"], model["mae"], metrics.compute(truth, np.concatenate(persistence))["rmse"],
+                   metrics.compute(truth, np.concatenate(mean))["rmse"], model["points"])
 
 
 def run(source, kpi: str, window: int, horizon: int, architecture: str, seed: int, quick: bool):
@@ -94,20 +109,14 @@ def run(source, kpi: str, window: int, horizon: int, architecture: str, seed: in
             early, late = split_cell(frame, 0.8)
             train_frames.append(early)
             later_frames.append(late)
-    train_all = samples_of(train_frames, horizon, kpi)
-    train, val = time_split(train_all, 0.2)
-    feature_scaler, target_scaler = Scaler.fit(train.x), Scaler.fit(targets(train, "residual"))
-    network = build_network(architecture, lookback=LOOKBACK, n_inputs=len(INPUTS), forecast=horizon, n_outputs=1,
-                            hidden=32, relative_inputs=uses_relative_inputs(architecture, "residual"))
-    torch.manual_seed(seed)
-    trainer = fit_ridge if architecture == "linear" else fit
-    trainer(network, feature_scaler.transform(train.x), target_scaler.transform(targets(train, "residual")),
-            feature_scaler.transform(val.x), target_scaler.transform(targets(val, "residual")),
-            epochs=8 if quick else 60, batch_size=64, learning_rate=1e-3, patience=8, seed=seed)
-    network.eval()
-    return (score(network, feature_scaler, target_scaler, samples_of(later_frames, horizon, kpi), horizon, kpi),
-            score(network, feature_scaler, target_scaler, samples_of(held_frames, horizon, kpi), horizon, kpi),
-            len(train))
+    config = FitConfig(name=f"accuracy-{kpi}-{window}s-h{horizon}-{architecture}", architecture=architecture,
+                       input_fields=INPUTS, output_fields=[kpi], window_seconds=window, lookback=LOOKBACK,
+                       forecast=horizon, hidden=32, target_mode="residual", epochs=8 if quick else 60,
+                       batch_size=64, learning_rate=1e-3, patience=8, validation_fraction=0.2, seed=seed)
+    fitted = fit_model(config, concat([s for f in train_frames if len(s := cell_samples(f, horizon, kpi))]))
+    loaded = LoadedModel.from_bundle(fitted.bundle)
+    return (score(loaded, later_frames, horizon, kpi), score(loaded, held_frames, horizon, kpi),
+            fitted.samples_train)
 
 
 def spread(values: list[float]) -> str:
@@ -129,7 +138,7 @@ def main() -> None:
             for kpi in KPIS:
                 for architecture in ARCHITECTURES:
                     outcomes = [run(source, kpi, window, horizon, architecture, seed, args.quick)
-                                for seed in (seeds if architecture != "linear" else seeds[:1])]
+                                for seed in (seeds if spec(architecture).iterative else seeds[:1])]
                     later, held, n_train = [o[0] for o in outcomes], [o[1] for o in outcomes], outcomes[0][2]
                     row = dict(window=window, horizon=horizon, kpi=kpi, architecture=architecture, n_train=n_train,
                                later=later, held=held)
@@ -197,17 +206,21 @@ def write_report(rows, *, quick: bool) -> None:
         axis.set_title(f"10 s windows, horizon {horizon}: skill vs persistence on held-out cells (%)")
     fig.tight_layout()
     fig.savefig(docs / "accuracy.png", dpi=110)
+    relative = [a for a in ARCHITECTURES if spec(a).reads_relative_inputs("residual")]
+    closed_form = [a for a in ARCHITECTURES if not spec(a).iterative]
     report = [
         "# Forecast accuracy on the bundled real data", "",
         "Produced by `bench/accuracy.py`" + (" --quick (a smoke run: 1 seed, 8 epochs)" if quick else "") +
         ". Rerun: `~/.cache/cellwise/venv/bin/python bench/accuracy.py` (about 5 minutes on 2 cores).", "",
         f"Held-out cells (never trained on): {', '.join(map(str, HELD_OUT))}. Training cells: the other bundled "
         "cells, earlier 80 % for training (its last 20 % for early stopping), later 20 % for the 'later' columns. "
-        f"Inputs: {', '.join(INPUTS)}; lookback {LOOKBACK} windows; residual targets (ann and lstm read "
-        "their inputs relative to the last window); the horizon-h step is scored. "
+        f"Inputs: {', '.join(INPUTS)}; lookback {LOOKBACK} windows; residual targets ({' and '.join(relative)} "
+        "read their inputs relative to the last window); the horizon-h step is scored. "
         "Skill = 1 − RMSE / reference RMSE (positive: better than the reference); mean ± spread over 3 seeds "
-        "(linear is deterministic: one run). For the goals, the best architecture per KPI and horizon is "
-        "chosen on the later data of the training cells, then read on the held-out cells.", "",
+        f"({' and '.join(closed_form)} solved in closed form: one run). For the goals, the best architecture per "
+        "KPI and horizon is chosen on the later data of the training cells, then read on the held-out cells. "
+        "Fitted, forecast and scored by the production code (`training.fitting`, `inference.predict`, "
+        "`performance.scoring`'s naive forecasters, `performance.metrics`); a rerun gives the same file.", "",
         "## Goals", "", "| goal | measured | verdict |", "|---|---|---|", *goals(rows), "",
         "## All results", "", *table, "", "![skill vs persistence](accuracy.png)", "",
     ]

@@ -25,7 +25,7 @@ from registry.models import ModelConfig, ModelVersion
 from telemetry.base import TelemetrySource
 from telemetry.frame import WindowFrame
 from telemetry.sources import history_source
-from training.sequences import build_samples
+from training.sequences import SampleSet, build_samples
 
 DAY = 86_400
 
@@ -81,6 +81,17 @@ def _thin(count: int, most: int) -> np.ndarray:
     return np.unique(np.linspace(0, count - 1, most).round().astype(int))
 
 
+def naive_forecasts(samples: SampleSet, frame: WindowFrame, output_field: str, j: int) -> dict[str, np.ndarray]:
+    """Persistence (the last value) and the lookback mean of output `j` for every sample of
+    `frame`, (samples, forecast) in KPI units."""
+    lookback, forecast = samples.x.shape[1], samples.y.shape[1]
+    persistence = np.repeat(samples.last[:, j:j + 1].astype(np.float64), forecast, axis=1)
+    past = np.take(frame.column(output_field), samples.index[:, None] + np.arange(lookback))
+    with np.errstate(invalid="ignore"):
+        mean = np.repeat(np.nanmean(past, axis=1, keepdims=True), forecast, axis=1)
+    return {"persistence": persistence, "lookback_mean": mean}
+
+
 def score_version(model: ModelConfig, version: ModelVersion | None, output_field: str,
                   data: EvaluationData) -> ModelScore:
     result = ModelScore(model=model, version=version)
@@ -106,11 +117,9 @@ def score_version(model: ModelConfig, version: ModelVersion | None, output_field
         truth = samples.y[:, :, j].astype(np.float64)
         truths.append(truth)
         predictions.append(loaded.predict(samples.x, samples.last)[:, :, j])
-        persistence.append(np.repeat(samples.last[:, j:j + 1].astype(np.float64), bundle.forecast, axis=1))
-        column = frame.column(output_field)
-        past = np.take(column, samples.index[:, None] + np.arange(bundle.lookback))
-        with np.errstate(invalid="ignore"):
-            means.append(np.repeat(np.nanmean(past, axis=1, keepdims=True), bundle.forecast, axis=1))
+        naive = naive_forecasts(samples, frame, output_field, j)
+        persistence.append(naive["persistence"])
+        means.append(naive["lookback_mean"])
         # Seasonal naive: the value of the same window one day earlier, where it exists.
         target_starts = np.take(frame.start, samples.index[:, None] + bundle.lookback + np.arange(bundle.forecast))
         position = np.clip(np.searchsorted(full.start, target_starts - DAY), 0, max(len(full) - 1, 0))

@@ -4,8 +4,8 @@ With residual targets the `ann` and `lstm` networks also see their inputs *relat
 window* (each step minus the latest one). Levels differ a lot between cells (RSRP −80 dBm in
 one, −110 in the next); changes do not, so the network learns dynamics that carry over to
 cells it never saw. Measured by `bench/accuracy.py` (cells never trained on, 10 s windows,
-skill over persistence, lstm): SINR +0.1 % → +5.8 %, CQI 3 steps ahead +0.9 % → +11.7 %;
-RSRP, which hardly moves but by level, −3.4 % instead of +0.2 %. `linear` keeps the levels:
+skill over persistence, lstm): SINR +0.1 % → +5.8 %, CQI 3 steps ahead +0.9 % → +11.4 %;
+RSRP, which hardly moves but by level, −3.5 % instead of +0.2 %. `linear` keeps the levels:
 ridge regression uses them well.
 """
 
