@@ -14,12 +14,13 @@ def after_retraining_job(task) -> None:
     so RETRAINING moves on as soon as its last job ends instead of at the next minute."""
     from django_q.tasks import async_task
 
-    from performance import monitoring
+    from performance import selectors
+    from performance.services import monitors
 
     job_id = task.args[0] if task.args else None
-    fields = monitoring.fields_waiting_for(job_id)
+    fields = selectors.fields_waiting_for(job_id)
     if fields:
-        monitoring.fields_make_due(fields)
+        monitors.field_monitor_make_due(fields=fields)
         async_task("performance.tasks.monitor_tick", *fields, task_name="monitor-tick-after-retraining")
 
 
@@ -27,7 +28,7 @@ def evaluate_fields_after_training(task) -> None:
     """Result hook of the demo models' first training: evaluate the fields the model forecasts,
     so a fresh installation shows elected models without anyone pressing a button."""
     from core.errors import DomainError
-    from performance import services
+    from performance.services import election
     from training.models import JobStatus, TrainingJob
 
     job = TrainingJob.objects.select_related("model").filter(id=task.args[0] if task.args else None).first()
@@ -35,7 +36,7 @@ def evaluate_fields_after_training(task) -> None:
         return
     for field in job.model.output_fields:
         try:
-            services.field_evaluate(field=field)
+            election.field_evaluate(field=field)
         except DomainError:
             pass  # an operator can evaluate by hand; nothing to recover here
 

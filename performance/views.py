@@ -9,27 +9,22 @@ from django.views.decorators.http import require_POST
 
 from core.errors import DomainError
 from mlops_site.roles import operator_required
-from performance import metrics, selectors, services
+from performance import degradation, metrics, selectors
+from performance.services import election
 from registry import selectors as registry_selectors
 from registry.models import FieldBest
 
 
-def _factor() -> float:
-    from django.conf import settings
-
-    return settings.MONITORING_DEGRADATION_FACTOR
-
-
 @login_required
 def dashboard(request):
-    rows, opportunities, error = selectors.dashboard_rows(_factor())
+    rows, opportunities, error = selectors.dashboard_rows()
     return render(request, "performance/dashboard.html",
                   {"rows": rows, "opportunities": opportunities, "source_error": error})
 
 
 @login_required
 def dashboard_table(request):
-    rows, _, _ = selectors.dashboard_rows(_factor())
+    rows, _, _ = selectors.dashboard_rows()
     return render(request, "performance/_dashboard_table.html", {"rows": rows})
 
 
@@ -50,7 +45,7 @@ def history_chart(field: str, best: FieldBest | None) -> dict:
             elections[position] = record.score
     series = [{"label": name, "values": values} for name, values in by_model.items()]
     if best is not None and times:
-        threshold = metrics.threshold(best.metric, best.baseline_score, _factor())
+        threshold = degradation.of(best).threshold
         series.append(
             {"label": "baseline", "values": [best.baseline_score] * len(times), "color": "#111827", "dash": [6, 4]}
         )
@@ -66,7 +61,7 @@ def field_page(request, field: str):
     models = registry_selectors.models_for_field(field)
     return render(request, "performance/field.html", {
         "field": field, "best": best, "monitor": monitor, "models": models,
-        "threshold": metrics.threshold(best.metric, best.baseline_score, _factor()) if best else None,
+        "threshold": degradation.of(best).threshold if best else None,
         "ranking": selectors.last_evaluation(field), "chart": history_chart(field, best),
         "events": selectors.timeline(field), "metrics": metrics.METRICS, "jobs": selectors.active_jobs(field),
     })
@@ -85,19 +80,19 @@ def _act(request, field: str, action, success: str):
 @operator_required
 def field_evaluate(request, field: str):
     metric = request.POST.get("metric", "rmse")
-    return _act(request, field, lambda: services.field_evaluate(field=field, metric=metric, user=request.user),
+    return _act(request, field, lambda: election.field_evaluate(field=field, metric=metric, user=request.user),
                 f"{field} evaluated by {metric}")
 
 
 @require_POST
 @operator_required
 def field_monitor(request, field: str):
-    return _act(request, field, lambda: services.field_monitor_check(field=field, user=request.user),
+    return _act(request, field, lambda: election.field_best_check(field=field, user=request.user),
                 f"the best model of {field} was re-scored")
 
 
 @require_POST
 @operator_required
 def field_set_best(request, field: str, model_id):
-    return _act(request, field, lambda: services.field_best_override(field=field, model_id=model_id, user=request.user),
+    return _act(request, field, lambda: election.field_best_override(field=field, model_id=model_id, user=request.user),
                 "the best model was set")
