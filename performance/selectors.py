@@ -79,6 +79,18 @@ def active_jobs(field: str) -> list[TrainingJob]:
     return list(TrainingJob.objects.filter(model_id__in=models, status__in=ACTIVE).order_by("created_at"))
 
 
+def last_job_to_end(field: str):
+    """Id of the job that ended last among the newest job of each model of the field; None
+    while any of them is queued or running (or no model has a job)."""
+    models = ModelConfig.objects.filter(fields__role="output", fields__name=field).values("id")
+    newest = (TrainingJob.objects.filter(model_id=OuterRef("model_id")).order_by("-created_at", "-id")
+              .values("id")[:1])
+    jobs = list(TrainingJob.objects.filter(model_id__in=models, id=Subquery(newest)))
+    if not jobs or any(job.is_active for job in jobs):
+        return None
+    return max(jobs, key=lambda job: (job.completed_at or job.created_at, str(job.id))).id
+
+
 def dashboard_rows() -> tuple[list[dict], list[str], str]:
     """One row per field that has models; other KPI fields are returned as opportunities."""
     error = ""
