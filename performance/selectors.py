@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
 
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Window
 from django.db.models.functions import RowNumber
@@ -137,6 +139,40 @@ def dashboard_rows() -> tuple[list[dict], list[str], str]:
         })
     opportunities = [f for f in fields if f not in outputs]
     return rows, opportunities, error
+
+
+CHART_POINTS = 1000  # the monitoring loop adds ~290 scores a day per field
+
+
+def score_history(field: str, limit: int = CHART_POINTS) -> list[ScoreRecord]:
+    """The field's newest scored records, oldest first."""
+    newest = history(field).filter(score__isnull=False).order_by("-measured_at", "-id")[:limit]
+    return list(newest)[::-1]
+
+
+@dataclass(frozen=True)
+class BaselineStep:
+    at: datetime
+    metric: str
+    baseline: float
+    why: str  # evaluated, best_set or rebaseline
+
+
+def baseline_history(field: str) -> list[BaselineStep]:
+    """Every baseline the field had, oldest first, from the election history: elections by an
+    evaluation or a set-best (their events record metric and baseline) and the monitor's
+    rebaselines (same metric, the score that became the baseline)."""
+    elections = [(e.at, e.id, e) for e in FieldEvent.objects.filter(field=field, kind__in=["evaluated", "best_set"])
+                 if e.details.get("baseline") is not None]
+    rebaselines = [(e.at, e.id, e) for e in MonitorEvent.objects.filter(
+        field=field, kind=MonitorEvent.Kind.REBASELINE, score__isnull=False)]
+    steps: list[BaselineStep] = []
+    for at, _, event in sorted(elections + rebaselines, key=lambda item: item[:2]):
+        if isinstance(event, FieldEvent):
+            steps.append(BaselineStep(at, event.details["metric"], event.details["baseline"], event.kind))
+        elif steps:
+            steps.append(BaselineStep(at, steps[-1].metric, event.score, "rebaseline"))
+    return steps
 
 
 def timeline(field: str, limit: int = 60) -> list[dict]:

@@ -145,6 +145,7 @@ def _evaluate(*, field: str, metric: str, trigger: str, user) -> Evaluation:
                      f"({metric} {winner.score(metric):.4g})" if winner else f"no model of {field} could be scored"),
             evaluation=str(evaluation), metric=metric, winner=str(winner.model.id) if winner else None,
             previous=str(current.model_id) if current else None, changed=changed,
+            baseline=winner.score(metric) if winner else None,
         )
     return Evaluation(evaluation, field, metric, records, best, changed)
 
