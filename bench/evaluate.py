@@ -20,7 +20,8 @@ def main() -> None:
     import torch
 
     from inference import cache, predict
-    from performance import scoring, services as performance_services
+    from performance import scoring
+    from performance.services import election
     from registry import mlflow_gateway, services as registry_services
     from training import pipeline, services as training_services
 
@@ -59,7 +60,7 @@ def main() -> None:
         if label == "cold":
             cache.clear()
         began = time.perf_counter()
-        evaluation = performance_services.field_evaluate(field=FIELD)
+        evaluation = election.field_evaluate(field=FIELD)
         wall = time.perf_counter() - began
         samples = sum(r.samples for r in evaluation.records)
         print(f"{label}: {wall:.2f} s for {len(evaluation.records)} models, {samples} samples scored")

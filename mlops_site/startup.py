@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from performance.monitoring import recover as monitoring_recover
+from performance.services.monitors import field_monitor_recover
 from training.services import training_recover, training_requeue_queued
 
 
 def recover() -> list[str]:
     """Heal state a dead worker may have left behind; returns a line per thing it fixed."""
-    return training_recover() + training_requeue_queued() + monitoring_recover()
+    return training_recover() + training_requeue_queued() + field_monitor_recover()

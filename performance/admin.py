@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db.models import OuterRef, Subquery
 
 from core.errors import DomainError
-from performance import services
+from performance import degradation, selectors
 from performance.models import FieldEvent, FieldMonitor, MonitorEvent, ScoreRecord
+from performance.services import election
 from registry.admin import ReadOnlyAdmin
+from registry.models import FieldBest
 
 
 @admin.register(ScoreRecord)
@@ -28,13 +31,46 @@ class FieldEventAdmin(ReadOnlyAdmin):
 
 @admin.register(FieldMonitor)
 class FieldMonitorAdmin(ReadOnlyAdmin):
+    """The loop's state per field, judged by the elected best's metric and baseline."""
+
     actions = ["evaluate", "monitor_now"]
+    list_display = ("field", "state", "metric", "baseline", "threshold", "last_score", "last_status", "below_naive",
+                    "last_check_at", "next_check_at", "consecutive_failures")
+    list_filter = ("state", "below_naive")
+
+    def get_queryset(self, request):
+        best = FieldBest.objects.filter(field=OuterRef("field"))
+        return super().get_queryset(request).annotate(best_metric=Subquery(best.values("metric")[:1]),
+                                                      best_baseline=Subquery(best.values("baseline_score")[:1]))
+
+    @staticmethod
+    def _rule(monitor) -> degradation.Rule | None:
+        return degradation.rule(monitor.best_metric, monitor.best_baseline) if monitor.best_metric else None
+
+    @admin.display(description="metric")
+    def metric(self, monitor):
+        return monitor.best_metric
+
+    @admin.display(description="baseline")
+    def baseline(self, monitor):
+        return monitor.best_baseline
+
+    @admin.display(description="threshold")
+    def threshold(self, monitor):
+        rule = self._rule(monitor)
+        return rule.threshold if rule else None
+
+    @admin.display(description="last check")
+    def last_status(self, monitor):
+        rule = self._rule(monitor)
+        return rule.status(monitor.last_score).label if rule else None
 
     @admin.action(description="Evaluate the selected fields (elect a best)")
     def evaluate(self, request, queryset):
         for monitor in queryset:
             try:
-                services.field_evaluate(field=monitor.field, metric=monitor.metric, user=request.user)
+                election.field_evaluate(field=monitor.field, metric=selectors.election_metric(monitor.field),
+                                        user=request.user)
                 self.message_user(request, f"{monitor.field} evaluated", messages.SUCCESS)
             except DomainError as error:
                 self.message_user(request, f"{monitor.field}: {error.message}", messages.WARNING)
@@ -43,16 +79,12 @@ class FieldMonitorAdmin(ReadOnlyAdmin):
     def monitor_now(self, request, queryset):
         for monitor in queryset:
             try:
-                check = services.field_monitor_check(field=monitor.field, user=request.user)
+                check = election.field_best_check(field=monitor.field, user=request.user)
                 self.message_user(
                     request, f"{monitor.field}: {check.record.metric} {check.record.score}", messages.SUCCESS
                 )
             except DomainError as error:
                 self.message_user(request, f"{monitor.field}: {error.message}", messages.WARNING)
-
-    list_display = ("field", "state", "metric", "baseline", "last_score", "below_naive", "last_check_at",
-                    "next_check_at", "consecutive_failures")
-    list_filter = ("state", "metric", "below_naive")
 
 
 @admin.register(MonitorEvent)
@@ -67,7 +99,7 @@ class MonitorEventAdmin(ReadOnlyAdmin):
 def evaluate_outputs(modeladmin, request, queryset):
     for field in sorted({f for model in queryset for f in model.output_fields}):
         try:
-            evaluation = services.field_evaluate(field=field, user=request.user)
+            evaluation = election.field_evaluate(field=field, user=request.user)
             best = evaluation.best.model.name if evaluation.best else "nobody"
             modeladmin.message_user(
                 request, f"{field}: {len(evaluation.records)} scored, best {best}", messages.SUCCESS
@@ -81,7 +113,7 @@ def set_best(modeladmin, request, queryset):
     for version in queryset.select_related("model"):
         for field in version.model.output_fields:
             try:
-                services.field_best_override(field=field, model_id=version.model_id, user=request.user)
+                election.field_best_override(field=field, model_id=version.model_id, user=request.user)
                 modeladmin.message_user(request, f"{version.model} is the best for {field}", messages.SUCCESS)
             except DomainError as error:
                 modeladmin.message_user(request, f"{field}: {error.message}", messages.WARNING)

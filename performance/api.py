@@ -12,8 +12,9 @@ from ninja import Field, Path, Query, Router, Schema
 from core.errors import FIELD_NAME_PATTERN, NotFound
 from mlops_site.auth import READ_AUTH, WRITE_AUTH, caller
 from mlops_site.paging import Page, PageParams, page_of
-from performance import metrics, selectors, services
+from performance import degradation, selectors
 from performance.models import ScoreRecord
+from performance.services import election
 from registry import selectors as registry_selectors
 from registry.models import FieldBest
 
@@ -81,12 +82,12 @@ def _below_naive(field: str) -> bool:
 
 def best_out(best: FieldBest) -> dict:
     latest = selectors.latest_score(best.field, best.model_id, best.version.version)
-    factor = settings.MONITORING_DEGRADATION_FACTOR
+    rule = degradation.of(best)
     return {
         "field": best.field, "model_id": best.model_id, "model_name": best.model.name,
         "version": best.version.version, "metric": best.metric, "score": latest.score if latest else None,
-        "baseline": best.baseline_score, "threshold": metrics.threshold(best.metric, best.baseline_score, factor),
-        "degradation_factor": factor, "higher_is_better": metrics.higher_is_better(best.metric),
+        "baseline": best.baseline_score, "threshold": rule.threshold,
+        "degradation_factor": rule.factor, "higher_is_better": rule.higher_is_better,
         "elected_at": best.elected_at, "elected_by": best.elected_by, "below_naive": _below_naive(best.field),
     }
 
@@ -112,7 +113,7 @@ def evaluation_out(field: str, records: list[ScoreRecord], metric: str | None = 
     winner = next((r for r in records if r.rank == 1), None)
     challengers = [] if winner is None else [
         {"name": name, "score": getattr(winner, column)}
-        for name, column in services.NAIVE_FORECASTERS.items() if getattr(winner, column) is not None
+        for name, column in election.NAIVE_FORECASTERS.items() if getattr(winner, column) is not None
     ]
     return {
         "field": field, "metric": records[0].metric if records else metric,
@@ -126,14 +127,14 @@ def evaluation_out(field: str, records: list[ScoreRecord], metric: str | None = 
 @router.post("/{field}/evaluate", response=EvaluationOut, auth=WRITE_AUTH)
 def evaluate(request, field: KpiField, metric: Metric = "rmse"):
     """Score every model of the field on recent unseen windows (with naive baselines) and elect the best."""
-    evaluation = services.field_evaluate(field=field, metric=metric, user=caller(request))
+    evaluation = election.field_evaluate(field=field, metric=metric, user=caller(request))
     return evaluation_out(field, evaluation.records, metric)
 
 
 @router.get("/{field}", response=EvaluationOut, auth=READ_AUTH)
 def last_evaluation(request, field: KpiField):
     """The last evaluation as stored (no scoring)."""
-    services.check_field(field)
+    election.check_field(field)
     return evaluation_out(field, selectors.last_evaluation(field))
 
 
@@ -148,7 +149,7 @@ def best(request, field: KpiField):
 @router.post("/{field}/set-best/{model_id}", response=BestOut, auth=WRITE_AUTH)
 def set_best(request, field: KpiField, model_id: uuid.UUID):
     """Override the best without re-evaluating; the model's latest score becomes the baseline."""
-    return best_out(services.field_best_override(field=field, model_id=model_id, user=caller(request)))
+    return best_out(election.field_best_override(field=field, model_id=model_id, user=caller(request)))
 
 
 class MonitorOut(Schema):
@@ -168,7 +169,7 @@ class MonitorOut(Schema):
 @router.post("/{field}/monitor", response=MonitorOut, auth=WRITE_AUTH)
 def monitor(request, field: KpiField):
     """Re-score only the best model and record it; never changes the best."""
-    check = services.field_monitor_check(field=field, user=caller(request))
+    check = election.field_best_check(field=field, user=caller(request))
     return {
         "field": field, "model_id": check.best.model_id, "model_name": check.best.model.name,
         "version": check.best.version.version, "metric": check.best.metric, "score": check.record.score,
@@ -181,7 +182,7 @@ class StatusOut(Schema):
     field: str
     state: str = Field(description="monitoring, retraining, evaluating, or unmonitored (no best yet)")
     monitoring_enabled: bool
-    metric: str | None
+    metric: str | None = Field(description="the elected best's metric and baseline; null without a best")
     baseline: float | None
     threshold: float | None
     degradation_factor: float
@@ -199,15 +200,15 @@ class StatusOut(Schema):
 @router.get("/{field}/status", response=StatusOut, auth=READ_AUTH)
 def status(request, field: KpiField):
     """The field's persisted monitor state."""
-    services.check_field(field)
+    election.check_field(field)
     state = selectors.monitor(field)
-    factor = settings.MONITORING_DEGRADATION_FACTOR
+    best = registry_selectors.field_best(field)
+    rule = degradation.of(best) if best else None
     return {
         "field": field, "state": state.state if state else "unmonitored",
-        "monitoring_enabled": settings.MONITORING_ENABLED, "metric": state.metric if state else None,
-        "baseline": state.baseline if state else None,
-        "threshold": metrics.threshold(state.metric, state.baseline, factor) if state else None,
-        "degradation_factor": factor, "interval_seconds": settings.MONITORING_INTERVAL_SECONDS,
+        "monitoring_enabled": settings.MONITORING_ENABLED, "metric": rule.metric if rule else None,
+        "baseline": rule.baseline if rule else None, "threshold": rule.threshold if rule else None,
+        "degradation_factor": degradation.factor(), "interval_seconds": settings.MONITORING_INTERVAL_SECONDS,
         "last_check_at": state.last_check_at if state else None, "last_score": state.last_score if state else None,
         "next_check_at": state.next_check_at if state else None,
         "active_job_ids": [job.id for job in selectors.active_jobs(field)],
@@ -225,7 +226,7 @@ class HistoryFilters(Schema):
 @router.get("/{field}/history", response=Page[ScoreOut], auth=READ_AUTH)
 def history(request, field: KpiField, filters: Query[HistoryFilters], paging: Query[PageParams]):
     """Every score recorded for the field, oldest first."""
-    services.check_field(field)
+    election.check_field(field)
     page = page_of(selectors.history(field, filters.model_id), paging)
     page["items"] = [score_out(r) for r in page["items"]]
     return page

@@ -63,16 +63,18 @@ class MonitorState(models.TextChoices):
 
 
 class FieldMonitor(models.Model):
-    """The monitoring loop's persisted state for one field (created when a best is elected)."""
+    """The monitoring loop's persisted state for one field (created when a best is elected).
+
+    The metric and baseline it judges by are the elected best's (`registry.FieldBest`), never
+    copied here. Written only by `performance/services/monitors.py`.
+    """
 
     field = models.CharField(max_length=128, unique=True)
     state = models.CharField(max_length=16, choices=MonitorState.choices, default=MonitorState.MONITORING)
-    metric = models.CharField(max_length=8)
-    baseline = models.FloatField()
     waiting_job_ids = models.JSONField(default=list, blank=True, help_text="jobs RETRAINING waits for")
     last_check_at = models.DateTimeField(null=True, blank=True)
     last_score = models.FloatField(null=True, blank=True)
-    next_check_at = models.DateTimeField(db_index=True)
+    next_check_at = models.DateTimeField(db_index=True, help_text="the next slot of its interval grid")
     below_naive = models.BooleanField(
         default=False, help_text="the best learned model scores worse than the best naive forecaster"
     )

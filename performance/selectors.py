@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
 
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Window
 from django.db.models.functions import RowNumber
+from django.utils import timezone
 
 from core.errors import DomainError
-from performance import metrics
-from performance.models import FieldEvent, FieldMonitor, MonitorEvent, ScoreRecord, Trigger
+from performance import degradation
+from performance.models import FieldEvent, FieldMonitor, MonitorEvent, MonitorState, ScoreRecord, Trigger
 from registry.models import FieldBest, ModelConfig, ModelField
 from telemetry.sources import available_fields
 from training.models import ACTIVE, TrainingJob
@@ -49,12 +52,48 @@ def monitor(field: str) -> FieldMonitor | None:
     return FieldMonitor.objects.filter(field=field).first()
 
 
+def due_monitor_ids(now=None, only: list[str] | None = None) -> list[int]:
+    """Ids of due, unclaimed monitors: one indexed query, whatever the number of fields."""
+    now = now or timezone.now()
+    unclaimed = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    due = FieldMonitor.objects.filter(next_check_at__lte=now).filter(unclaimed)
+    if only:
+        due = due.filter(field__in=only)
+    return list(due.values_list("id", flat=True))
+
+
+def fields_waiting_for(job_id) -> list[str]:
+    return [m.field for m in FieldMonitor.objects.filter(state=MonitorState.RETRAINING)
+            if str(job_id) in {str(j) for j in m.waiting_job_ids}]
+
+
+def election_metric(field: str) -> str:
+    """The metric the field is elected by: its best's, else its last election's (the best may
+    have been deleted with its model), else rmse."""
+    best = FieldBest.objects.filter(field=field).values_list("metric", flat=True).first()
+    last = (ScoreRecord.objects.filter(field=field, elected=True).order_by("-measured_at", "-id")
+            .values_list("metric", flat=True).first())
+    return best or last or "rmse"
+
+
 def active_jobs(field: str) -> list[TrainingJob]:
     models = ModelConfig.objects.filter(fields__role="output", fields__name=field).values("id")
     return list(TrainingJob.objects.filter(model_id__in=models, status__in=ACTIVE).order_by("created_at"))
 
 
-def dashboard_rows(factor: float) -> tuple[list[dict], list[str], str]:
+def last_job_to_end(field: str):
+    """Id of the job that ended last among the newest job of each model of the field; None
+    while any of them is queued or running (or no model has a job)."""
+    models = ModelConfig.objects.filter(fields__role="output", fields__name=field).values("id")
+    newest = (TrainingJob.objects.filter(model_id=OuterRef("model_id")).order_by("-created_at", "-id")
+              .values("id")[:1])
+    jobs = list(TrainingJob.objects.filter(model_id__in=models, id=Subquery(newest)))
+    if not jobs or any(job.is_active for job in jobs):
+        return None
+    return max(jobs, key=lambda job: (job.completed_at or job.created_at, str(job.id))).id
+
+
+def dashboard_rows() -> tuple[list[dict], list[str], str]:
     """One row per field that has models; other KPI fields are returned as opportunities."""
     error = ""
     try:
@@ -90,14 +129,50 @@ def dashboard_rows(factor: float) -> tuple[list[dict], list[str], str]:
     for field in sorted(outputs):
         best, monitor = bests.get(field), monitors.get(field)
         latest = spark[field][0] if spark[field] else None
+        rule = degradation.of(best) if best else None
         rows.append({
             "field": field, "models": len(outputs[field]), "best": best, "monitor": monitor,
             "state": monitor.state if monitor else "unmonitored", "latest": latest,
-            "threshold": metrics.threshold(best.metric, best.baseline_score, factor) if best else None,
+            "threshold": rule.threshold if rule else None,
+            "status": rule.status(latest.score) if rule and latest and latest.metric == best.metric else None,
             "spark": [r.score for r in reversed(spark[field])], "jobs": jobs[field],
         })
     opportunities = [f for f in fields if f not in outputs]
     return rows, opportunities, error
+
+
+CHART_POINTS = 1000  # the monitoring loop adds ~290 scores a day per field
+
+
+def score_history(field: str, limit: int = CHART_POINTS) -> list[ScoreRecord]:
+    """The field's newest scored records, oldest first."""
+    newest = history(field).filter(score__isnull=False).order_by("-measured_at", "-id")[:limit]
+    return list(newest)[::-1]
+
+
+@dataclass(frozen=True)
+class BaselineStep:
+    at: datetime
+    metric: str
+    baseline: float
+    why: str  # evaluated, best_set or rebaseline
+
+
+def baseline_history(field: str) -> list[BaselineStep]:
+    """Every baseline the field had, oldest first, from the election history: elections by an
+    evaluation or a set-best (their events record metric and baseline) and the monitor's
+    rebaselines (same metric, the score that became the baseline)."""
+    elections = [(e.at, e.id, e) for e in FieldEvent.objects.filter(field=field, kind__in=["evaluated", "best_set"])
+                 if e.details.get("baseline") is not None]
+    rebaselines = [(e.at, e.id, e) for e in MonitorEvent.objects.filter(
+        field=field, kind=MonitorEvent.Kind.REBASELINE, score__isnull=False)]
+    steps: list[BaselineStep] = []
+    for at, _, event in sorted(elections + rebaselines, key=lambda item: item[:2]):
+        if isinstance(event, FieldEvent):
+            steps.append(BaselineStep(at, event.details["metric"], event.details["baseline"], event.kind))
+        elif steps:
+            steps.append(BaselineStep(at, steps[-1].metric, event.score, "rebaseline"))
+    return steps
 
 
 def timeline(field: str, limit: int = 60) -> list[dict]:

@@ -14,28 +14,34 @@ def after_retraining_job(task) -> None:
     so RETRAINING moves on as soon as its last job ends instead of at the next minute."""
     from django_q.tasks import async_task
 
-    from performance import monitoring
+    from performance import selectors
+    from performance.services import monitors
 
     job_id = task.args[0] if task.args else None
-    fields = monitoring.fields_waiting_for(job_id)
+    fields = selectors.fields_waiting_for(job_id)
     if fields:
-        monitoring.fields_make_due(fields)
+        monitors.field_monitor_make_due(fields=fields)
         async_task("performance.tasks.monitor_tick", *fields, task_name="monitor-tick-after-retraining")
 
 
 def evaluate_fields_after_training(task) -> None:
-    """Result hook of the demo models' first training: evaluate the fields the model forecasts,
-    so a fresh installation shows elected models without anyone pressing a button."""
+    """Result hook of the demo models' first training: evaluate each field the model forecasts
+    once the field's last job has ended, so a fresh installation shows elected models without
+    anyone pressing a button. Not before: the first model to finish would be elected alone, and
+    the field evaluated once per model."""
     from core.errors import DomainError
-    from performance import services
-    from training.models import JobStatus, TrainingJob
+    from performance import selectors
+    from performance.services import election
+    from training.models import TrainingJob
 
     job = TrainingJob.objects.select_related("model").filter(id=task.args[0] if task.args else None).first()
-    if job is None or job.status != JobStatus.COMPLETED:
-        return
+    if job is None or job.is_active:
+        return  # gone, or a duplicate task that found the job already taken
     for field in job.model.output_fields:
+        if selectors.last_job_to_end(field) != job.id:
+            continue  # another model of the field is still training, or ended later: its hook evaluates
         try:
-            services.field_evaluate(field=field)
+            election.field_evaluate(field=field)
         except DomainError:
             pass  # an operator can evaluate by hand; nothing to recover here
 

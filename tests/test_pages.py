@@ -7,7 +7,7 @@ import re
 import pytest
 from django.test import Client
 
-from performance import services as performance_services
+from performance.services import election
 from registry.models import ModelConfig
 from tests.factories import known_version
 from training.models import TrainingJob
@@ -22,7 +22,7 @@ def field_with_best(make_model):
     model = make_model(input_fields=[FIELD, "rsrp_mean"], output_fields=[FIELD], window_duration_seconds=10,
                        lookback_steps=6, forecast_steps=2)
     known_version(model)
-    performance_services.field_evaluate(field=FIELD)
+    election.field_evaluate(field=FIELD)
     return model
 
 

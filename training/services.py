@@ -210,10 +210,15 @@ def training_recover(*, stale_after_seconds: int | None = None) -> list[str]:
 
 
 def training_requeue_queued() -> list[str]:
-    """Start-up only: queue again every job still `queued`. A dead cluster may have taken their
-    tasks off the broker; the claim is conditional, so a duplicate task just finds nothing."""
+    """Start-up only: queue again the `queued` jobs whose task no longer waits in the broker (a
+    dead cluster took it). A job whose task still waits (one queued just before this start) is
+    left alone: its copy would find the job taken, or take it first without the result hook."""
+    from training.broker import waiting_job_ids
+
     lines = []
-    for job in TrainingJob.objects.filter(status=JobStatus.QUEUED).select_related("model"):
+    queued = list(TrainingJob.objects.filter(status=JobStatus.QUEUED).select_related("model"))  # before the broker
+    waiting = waiting_job_ids() if queued else set()
+    for job in (job for job in queued if str(job.id) not in waiting):
         _enqueue(job)
         lines.append(f"queued job {job.id} of {job.model.name} again")
     return lines

@@ -11,7 +11,8 @@
   const palette = ["#1d4ed8", "#b45309", "#047857", "#7c3aed", "#be123c", "#0e7490", "#4d7c0f", "#6b7280"];
 
   // <div data-chart="ID"> reads <script id="ID" type="application/json"> with
-  // {x: [...], time: bool, yLabel, series: [{label, values, color?, dash?, points_only?}]}.
+  // {x: [...], time: bool, yLabel, series: [{label, values, color?, dash?, points_only?, stepped?}]}.
+  // A stepped series holds each value until its next point (a baseline since its election).
   function render(el) {
     if (el.dataset.rendered || typeof uPlot === "undefined") return;
     const source = document.getElementById(el.dataset.chart);
@@ -19,12 +20,14 @@
     const spec = JSON.parse(source.textContent);
     el.dataset.rendered = "1";
     const series = [{ label: spec.xLabel || "time" }].concat(spec.series.map(function (s, i) {
-      return {
-        label: s.label, stroke: s.color || palette[i % palette.length], width: s.points_only ? 0 : 2,
-        dash: s.dash, spanGaps: true,
-        points: { show: !!s.points_only || spec.x.length < 40, size: s.points_only ? 10 : 5,
-                  fill: s.color || palette[i % palette.length] },
+      const color = s.color || palette[i % palette.length];
+      const line = {
+        label: s.label, stroke: color, width: s.points_only ? 0 : 2, dash: s.dash, spanGaps: !s.stepped,
+        points: { show: !!s.points_only || (!s.stepped && spec.x.length < 40), size: s.points_only ? 10 : 5,
+                  fill: color },
       };
+      if (s.stepped) line.paths = uPlot.paths.stepped({ align: 1 });
+      return line;
     }));
     const options = {
       width: Math.max(280, el.clientWidth || 600), height: spec.height || 260, series: series,

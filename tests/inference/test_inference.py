@@ -9,7 +9,7 @@ import pytest
 from django.core.cache import cache as django_cache
 
 from inference import cache
-from performance import services as performance_services
+from performance.services import election
 from telemetry.sources import latest_source
 from tests.factories import known_version
 
@@ -28,7 +28,7 @@ def model(make_model):
 
 
 def test_forecast_with_the_elected_best(api, model):
-    performance_services.field_evaluate(field=FIELD)
+    election.field_evaluate(field=FIELD)
     response = api.post("/inference", {"output_field": FIELD, "cell_id": READY_CELL})
     assert response.status_code == 200, response.content
     body = response.json()
@@ -103,7 +103,7 @@ def test_inferences_are_counted(api, model):
 
 
 def test_ready_cells_are_exactly_the_cells_a_forecast_accepts(api, model):
-    performance_services.field_evaluate(field=FIELD)
+    election.field_evaluate(field=FIELD)
     response = api.get("/inference/cells", output_field=FIELD)
     assert response.status_code == 200, response.content
     body = response.json()
@@ -133,7 +133,7 @@ def test_ready_cells_errors_match_the_forecast(api, model):
 def test_the_cell_scan_stops_at_its_cap_and_its_time_budget(api, model, monkeypatch):
     from inference import readiness
 
-    performance_services.field_evaluate(field=FIELD)
+    election.field_evaluate(field=FIELD)
     every_cell = latest_source().cells()
     monkeypatch.setattr(readiness, "MAX_CELLS", 3)
     capped = api.get("/inference/cells", output_field=FIELD).json()

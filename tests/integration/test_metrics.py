@@ -9,8 +9,8 @@ import pytest
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from performance import services
 from performance.models import FieldMonitor, MonitorState
+from performance.services import election
 from tests.factories import known_version
 from tests.integration.workers import Worker, wait_for
 from training import pipeline, services as training_services
@@ -72,7 +72,7 @@ def test_the_web_endpoint_adds_up_what_a_worker_process_measured(client, setting
     model = make_model(input_fields=[FIELD], output_fields=[FIELD], window_duration_seconds=10, lookback_steps=6,
                        forecast_steps=1)
     known_version(model)
-    services.field_evaluate(field=FIELD)  # in this process: not in the shared directory
+    election.field_evaluate(field=FIELD)  # in this process: not in the shared directory
     FieldMonitor.objects.update(state=MonitorState.EVALUATING, next_check_at=timezone.now())
     worker = Worker(tmp_path, "metrics", PROMETHEUS_MULTIPROC_DIR=str(shared), MONITORING_ENABLED="true").start()
     try:

@@ -8,8 +8,9 @@ import threading
 import pytest
 from django.db import connection, connections
 
-from performance import monitoring, services
+from performance import monitoring
 from performance.models import FieldMonitor, MonitorEvent, ScoreRecord
+from performance.services import election
 from tests.factories import known_version
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -21,7 +22,7 @@ def test_two_ticks_handle_a_field_once(make_model):
     model = make_model(input_fields=[FIELD], output_fields=[FIELD], window_duration_seconds=10, lookback_steps=6,
                        forecast_steps=1)
     known_version(model)
-    services.field_evaluate(field=FIELD)
+    election.field_evaluate(field=FIELD)
     from django.utils import timezone
 
     FieldMonitor.objects.update(next_check_at=timezone.now())

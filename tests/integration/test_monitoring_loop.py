@@ -8,8 +8,8 @@ import time
 import pytest
 from django.utils import timezone
 
-from performance import services
 from performance.models import FieldMonitor, MonitorEvent, ScoreRecord
+from performance.services import election
 from registry import mirror
 from registry.models import FieldBest, ModelVersion
 from telemetry import drift
@@ -31,7 +31,7 @@ def drifting_field(settings, mlflow_server_uri, s3_endpoint, make_model):
     models = [make_model(architecture="ann", **spec), make_model(architecture="linear", **spec)]
     for model in models:
         assert pipeline.run(training_services.training_job_create(model=model).id) == "completed"
-    services.field_evaluate(field=FIELD)
+    election.field_evaluate(field=FIELD)
     source = history_source()
     drift.write(settings.VAR_DIR / "drift.json",
                 [drift.Drift(kpi="sinr", since=source.now() - settings.EVALUATION_SPAN_SECONDS, noise=8.0)])

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from performance import services
 from performance.models import FieldEvent, FieldMonitor
+from performance.services import election
 from tests.factories import known_version, trained_version, write_series
 
 pytestmark = pytest.mark.django_db
@@ -38,17 +38,17 @@ def test_a_random_walk_puts_a_biased_model_below_naive_then_persistence_clears_i
                 forecast_steps=1)
     biased = make_model(**spec)
     known_version(biased, offset=1.0)
-    evaluation = services.field_evaluate(field=FIELD)
+    evaluation = election.field_evaluate(field=FIELD)
     assert evaluation.records[0].score > evaluation.records[0].persistence_score
     assert FieldMonitor.objects.get(field=FIELD).below_naive is True
     assert events() == ["below_naive"]
 
-    services.field_evaluate(field=FIELD)  # still below: no new event
+    election.field_evaluate(field=FIELD)  # still below: no new event
     assert events() == ["below_naive"]
 
     persistence = make_model(**spec)
     known_version(persistence, offset=0.0)
-    evaluation = services.field_evaluate(field=FIELD)
+    evaluation = election.field_evaluate(field=FIELD)
     assert evaluation.best.model_id == persistence.id
     assert FieldMonitor.objects.get(field=FIELD).below_naive is False
     assert events() == ["below_naive", "above_naive"]
@@ -63,7 +63,7 @@ def test_a_learnable_series_keeps_a_trained_linear_model_above_naive(synthetic, 
     model = make_model(architecture="linear", input_fields=[FIELD], output_fields=[FIELD],
                        window_duration_seconds=10, lookback_steps=4, forecast_steps=2)
     trained_version(model)
-    evaluation = services.field_evaluate(field=FIELD)
+    evaluation = election.field_evaluate(field=FIELD)
     record = evaluation.records[0]
     assert record.skill_vs_persistence > 0.9
     assert record.score < record.lookback_mean_score

@@ -28,7 +28,7 @@ def test_the_sparkline_holds_the_newest_scores_of_the_best_only(make_model):
                     measured_at=now - timedelta(minutes=30 - n))
         for n in range(30) for model in (best, other)
     ])
-    row = next(r for r in selectors.dashboard_rows(1.5)[0] if r["field"] == FIELD)
+    row = next(r for r in selectors.dashboard_rows()[0] if r["field"] == FIELD)
     points = selectors.SPARK_POINTS
     assert row["spark"] == [float(n) for n in range(30 - points, 30)]  # oldest first, the best's only
     assert row["latest"].score == 29.0 and row["latest"].model_id == best.id

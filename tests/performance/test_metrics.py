@@ -31,12 +31,9 @@ def test_perfect_and_constant_cases():
     assert math.isnan(metrics.compute(np.array([]), np.array([]))["rmse"])
 
 
-def test_direction_skill_and_degradation():
+def test_direction_and_skill():
     assert metrics.higher_is_better("r2") and not metrics.higher_is_better("rmse")
     assert metrics.skill("rmse", 0.8, 1.0) == pytest.approx(0.2)
     assert metrics.skill("r2", 0.6, 0.2) == pytest.approx(1 - 0.4 / 0.8)  # in error form: 1 - r2
     assert metrics.skill("rmse", None, 1.0) is None and metrics.skill("rmse", 1.0, 0.0) is None
-    assert metrics.threshold("rmse", 2.0, 1.5) == 3.0
-    assert metrics.threshold("r2", 0.8, 1.5) == pytest.approx(0.7)
-    assert metrics.degraded("rmse", 3.01, 2.0, 1.5) and not metrics.degraded("rmse", 3.0, 2.0, 1.5)
-    assert metrics.degraded("r2", 0.69, 0.8, 1.5) and not metrics.degraded("r2", 0.71, 0.8, 1.5)
+    # Degradation has one definition (performance.degradation): tests/performance/test_degradation.py

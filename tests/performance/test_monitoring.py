@@ -8,8 +8,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from performance import monitoring, services
+from performance import monitoring
 from performance.models import FieldMonitor, MonitorEvent, ScoreRecord
+from performance.services import election, monitors
 from registry import services as registry_services
 from registry.models import FieldBest, ModelVersion
 from telemetry import drift
@@ -48,7 +49,7 @@ def field(make_model, settings, tmp_path):
     best, other = make_model(**spec), make_model(**spec)
     known_version(best, offset=0.0)
     known_version(other, offset=0.5)
-    services.field_evaluate(field=FIELD)
+    election.field_evaluate(field=FIELD)
     return best, other
 
 
@@ -79,19 +80,21 @@ def finish_jobs(*, completed: bool = True) -> None:
 
 def test_a_field_is_checked_only_when_due(field, clock):
     assert monitoring.tick() == []
+    due = monitor().next_check_at
     clock.advance(301)
     outcomes = monitoring.tick()
     assert [(o.field, o.action) for o in outcomes] == [(FIELD, "ok")]
     assert kinds() == [("check", "monitoring", "")]
     state = monitor()
-    assert state.next_check_at == clock.now() + timedelta(seconds=300) and state.last_score is not None
+    # The next slot of the field's grid: one interval after the slot that was due, not after the check.
+    assert state.next_check_at == due + timedelta(seconds=300) and state.last_score is not None
     assert ScoreRecord.objects.filter(trigger="auto_monitor").count() == 1
     assert monitoring.tick() == []
 
 
 def test_the_whole_loop_with_drift(field, clock, settings):
     best, other = field
-    baseline = monitor().baseline
+    baseline = FieldBest.objects.get().baseline_score
     make_worse(settings)
     clock.advance(301)
     assert monitoring.tick()[0].action == "degraded: retraining 2"
@@ -108,7 +111,7 @@ def test_the_whole_loop_with_drift(field, clock, settings):
     clock.advance(301)
     assert monitoring.tick()[0].action.startswith("retrained: evaluating; elected")  # one tick, no minute lost
     state = monitor()
-    assert state.state == "monitoring" and state.baseline > baseline * 1.5  # the new normal
+    assert state.state == "monitoring" and FieldBest.objects.get().baseline_score > baseline * 1.5  # the new normal
     assert FieldBest.objects.get().version.version == 2 and FieldBest.objects.get().elected_by == "auto_evaluate"
     assert [k for k in kinds() if k[0] == "transition"] == [
         ("transition", "monitoring", "retraining"), ("transition", "retraining", "evaluating"),
@@ -118,7 +121,7 @@ def test_the_whole_loop_with_drift(field, clock, settings):
 
 
 def test_r2_degradation_uses_the_error_form(field, clock, settings):
-    services.field_evaluate(field=FIELD, metric="r2")
+    election.field_evaluate(field=FIELD, metric="r2")
     make_worse(settings)
     clock.advance(301)
     assert monitoring.tick()[0].action.startswith("degraded")
@@ -139,10 +142,11 @@ def test_a_zero_baseline_is_replaced_by_the_first_real_score(field, clock):
 
 def test_no_data_means_no_transition(field, clock, settings):
     settings.EVALUATION_CELLS = [424242]  # a cell with no windows
+    due = monitor().next_check_at
     clock.advance(301)
     assert monitoring.tick()[0].action == "no data"
     assert kinds() == [("no_data", "monitoring", "")] and monitor().state == "monitoring"
-    assert monitor().next_check_at == clock.now() + timedelta(seconds=300)
+    assert monitor().next_check_at == due + timedelta(seconds=300)
 
 
 def test_a_failed_retrain_goes_back_to_monitoring_with_the_old_best(field, clock, settings):
@@ -161,9 +165,9 @@ def test_manual_evaluate_while_retraining_keeps_the_loop_state(field, clock, set
     make_worse(settings)
     clock.advance(301)
     monitoring.tick()
-    services.field_evaluate(field=FIELD, metric="mae")  # an operator, mid-retraining
+    election.field_evaluate(field=FIELD, metric="mae")  # an operator, mid-retraining
     state = monitor()
-    assert state.state == "retraining" and state.metric == "mae" and len(state.waiting_job_ids) == 2
+    assert state.state == "retraining" and FieldBest.objects.get().metric == "mae" and len(state.waiting_job_ids) == 2
     finish_jobs()
     clock.advance(301)
     monitoring.tick()
@@ -175,12 +179,12 @@ def test_a_failed_election_stays_in_evaluating_and_is_retried(field, clock, sett
     clock.advance(301)
     monitoring.tick()
     finish_jobs()
-    original = services.field_evaluate
-    monkeypatch.setattr(services, "field_evaluate", lambda **kwargs: (_ for _ in ()).throw(RuntimeError("S3 gone")))
+    original = election.field_evaluate
+    monkeypatch.setattr(election, "field_evaluate", lambda **kwargs: (_ for _ in ()).throw(RuntimeError("S3 gone")))
     clock.advance(301)
     assert monitoring.tick()[0].action.startswith("error: RuntimeError: S3 gone")
     assert monitor().state == "evaluating" and monitor().consecutive_failures == 1
-    monkeypatch.setattr(services, "field_evaluate", original)
+    monkeypatch.setattr(election, "field_evaluate", original)
     clock.advance(601)
     assert monitoring.tick()[0].action.startswith("elected")
     assert monitor().state == "monitoring" and FieldBest.objects.get().elected_by == "auto_evaluate"
@@ -205,15 +209,15 @@ def test_one_failing_field_does_not_stop_the_others(field, clock, make_model, mo
     rsrp = make_model(input_fields=["rsrp_mean"], output_fields=["rsrp_mean"], window_duration_seconds=10,
                       lookback_steps=6, forecast_steps=1)
     known_version(rsrp)
-    services.field_evaluate(field="rsrp_mean")
-    original = services.best_rescore
+    election.field_evaluate(field="rsrp_mean")
+    original = election.field_best_rescore
 
     def broken(*, field, **kwargs):
         if field == FIELD:
             raise RuntimeError("scoring exploded")
         return original(field=field, **kwargs)
 
-    monkeypatch.setattr(services, "best_rescore", broken)
+    monkeypatch.setattr(election, "field_best_rescore", broken)
     clock.advance(301)
     outcomes = {o.field: o.action for o in monitoring.tick()}
     assert outcomes["rsrp_mean"] == "ok" and outcomes[FIELD].startswith("error: RuntimeError")
@@ -224,7 +228,7 @@ def test_one_failing_field_does_not_stop_the_others(field, clock, make_model, mo
     clock.advance(601)
     monitoring.tick()
     assert monitor().next_check_at == clock.now() + timedelta(seconds=1200)
-    monkeypatch.setattr(services, "best_rescore", original)
+    monkeypatch.setattr(election, "field_best_rescore", original)
     clock.advance(1201)
     monitoring.tick()
     assert monitor().consecutive_failures == 0 and monitor().last_error == ""
@@ -232,7 +236,7 @@ def test_one_failing_field_does_not_stop_the_others(field, clock, make_model, mo
 
 def test_a_claimed_field_is_skipped(field, clock):
     clock.advance(301)
-    assert monitoring.claim(monitor().id)
+    assert monitors.field_monitor_claim(monitor_id=monitor().id)
     assert monitoring.tick() == []
 
 
@@ -241,5 +245,46 @@ def test_recovery_makes_a_stuck_retraining_field_due(field, clock, settings):
     clock.advance(301)
     monitoring.tick()
     TrainingJob.objects.all().delete()
-    assert monitoring.recover() == [f"monitor of {FIELD}: its retraining jobs have ended; due now"]
+    assert monitors.field_monitor_recover() == [f"monitor of {FIELD}: its retraining jobs have ended; due now"]
     assert monitor().next_check_at == clock.now()
+
+
+def at(clock, moment) -> None:
+    clock.advance((moment - clock.now()).total_seconds())
+
+
+@pytest.mark.parametrize("interval", [60, 300])
+def test_checks_keep_their_interval_however_long_a_check_takes(field, clock, settings, monkeypatch, interval):
+    """The schedule fires once a minute, up to 30 s late (django-q2's scheduler wakes every
+    30 s), and each check takes 4 s: the field is still checked once per interval, on its grid."""
+    settings.MONITORING_INTERVAL_SECONDS = interval
+    rescore = election.field_best_rescore
+
+    def slow_check(**kwargs):
+        clock.advance(4)  # a real check scores for seconds: spend them on the test's clock
+        return rescore(**kwargs)
+
+    monkeypatch.setattr(election, "field_best_rescore", slow_check)
+    monitors.field_monitor_make_due(fields=[FIELD])
+    start, lateness, next_slots = clock.now(), [1, 29, 3, 17, 8, 25], []
+    for minute in range(6 * interval // 60):
+        at(clock, start + timedelta(seconds=60 * minute + lateness[minute % len(lateness)]))
+        if monitoring.tick():
+            next_slots.append(monitor().next_check_at)
+    assert next_slots == [start + timedelta(seconds=interval * k) for k in range(1, 7)]
+    checks = list(MonitorEvent.objects.filter(kind="check").values_list("at", flat=True))
+    spacing = [(later - earlier).total_seconds() for earlier, later in zip(checks, checks[1:], strict=False)]
+    assert len(checks) == 6 and all(abs(s - interval) < 30 for s in spacing), spacing
+
+
+def test_after_downtime_the_next_check_is_the_next_slot_not_a_burst(field, clock, settings):
+    settings.MONITORING_INTERVAL_SECONDS = 60
+    monitors.field_monitor_make_due(fields=[FIELD])
+    start = clock.now()
+    clock.advance(1)
+    assert [o.action for o in monitoring.tick()] == ["ok"]
+    assert monitor().next_check_at == start + timedelta(seconds=60)
+    clock.advance(10 * 60)  # the worker was down for ten minutes
+    assert [o.action for o in monitoring.tick()] == ["ok"]  # one check, not ten
+    assert monitor().next_check_at == start + timedelta(seconds=11 * 60)  # the first slot after now
+    assert monitoring.tick() == []

@@ -74,6 +74,6 @@ def test_the_history_chart_shows_the_newest_scores(settings):
                     score=1.0, trigger="auto_monitor", measured_at=timezone.now() - timedelta(minutes=5 * n))
         for n in range(1200)  # more than the chart keeps: ~4 days of checks every 5 minutes
     ])
-    times = history_chart(FIELD, None)["x"]
+    times = history_chart(FIELD, "rmse")["x"]
     assert len(times) == 1000 and times == sorted(times)
     assert times[-1] == pytest.approx(ScoreRecord.objects.order_by("-measured_at").first().measured_at.timestamp())

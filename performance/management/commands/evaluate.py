@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from core.errors import DomainError
-from performance import services
 from performance.metrics import METRICS
+from performance.services import election
 
 
 class Command(BaseCommand):
@@ -18,7 +18,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, field: str, metric: str, **options):
         try:
-            evaluation = services.field_evaluate(field=field, metric=metric)
+            evaluation = election.field_evaluate(field=field, metric=metric)
         except DomainError as error:
             raise CommandError(error.message) from error
         if not evaluation.records:

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from performance import monitoring
+from performance.services import monitors
 
 
 class Command(BaseCommand):
@@ -21,7 +22,7 @@ class Command(BaseCommand):
     def handle(self, *args, fields: list[str], once: bool, **options):
         while True:
             if fields:
-                monitoring.fields_make_due(fields)
+                monitors.field_monitor_make_due(fields=fields)
             outcomes = monitoring.tick(only=fields or None)
             for outcome in outcomes:
                 self.stdout.write(f"{timezone.now():%H:%M:%S} {outcome.field}: {outcome.action}")

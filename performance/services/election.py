@@ -1,27 +1,27 @@
-"""Evaluate, elect, override and monitor: every write of the performance app.
+"""Evaluate, elect, override and re-score: the election side of the performance app.
 
 An evaluation writes one `ScoreRecord` per model (unscored models too, ranked last), elects
 the winner as the field's best (its score becomes the baseline), records a `FieldEvent` and
 mirrors the seed's MLflow tags. MLflow is written through the registry's outbox, so it being
-down never fails an election.
+down never fails an election. Every score of a field's best also renders the below-naive
+verdict. The monitor's own state is written by `performance.services.monitors`.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from core.errors import Conflict, Invalid, NotFound
 from core.events import actor_name
-from performance import metrics, selectors
+from performance import degradation, metrics, selectors
 from performance.instruments import EVALUATION_SECONDS
-from performance.models import FieldEvent, FieldMonitor, ScoreRecord, Trigger
+from performance.models import FieldEvent, ScoreRecord, Trigger
 from performance.scoring import EvaluationData, ModelScore, record_fields, score_version
+from performance.services import monitors
 from registry import selectors as registry_selectors, services as registry_services
 from registry.models import FieldBest, MlflowOutbox
 from telemetry.sources import available_fields
@@ -65,17 +65,6 @@ def _mirror_scores(results: list[ModelScore], field: str, metric: str, at) -> No
                                                            f"eval_at:{field}": at.isoformat()}})
 
 
-def _monitor_follow_election(*, field: str, metric: str, baseline: float) -> None:
-    """A new election resets the baseline; a field not monitored yet starts being monitored."""
-    now = timezone.now()
-    monitor, created = FieldMonitor.objects.get_or_create(field=field, defaults=dict(
-        metric=metric, baseline=baseline, next_check_at=now + timedelta(seconds=settings.MONITORING_INTERVAL_SECONDS),
-    ))
-    if not created:
-        FieldMonitor.objects.filter(id=monitor.id).update(metric=metric, baseline=baseline, consecutive_failures=0,
-                                                          last_error="")
-
-
 NAIVE_FORECASTERS = {"persistence": "persistence_score", "lookback_mean": "lookback_mean_score"}
 
 
@@ -93,7 +82,7 @@ def _follow_naive_verdict(*, field: str, record: ScoreRecord, actor: str) -> Non
     if record.score is None or naive is None:
         return
     below = metrics.error_form(record.metric, record.score) > metrics.error_form(record.metric, naive[1])
-    if FieldMonitor.objects.filter(field=field).exclude(below_naive=below).update(below_naive=below):
+    if monitors.field_monitor_flag_below_naive(field=field, below=below):
         field_event_record(
             field=field, kind="below_naive" if below else "above_naive", actor=actor,
             message=(f"{record.model_name} ({record.metric} {record.score:.4g}) is "
@@ -147,7 +136,7 @@ def _evaluate(*, field: str, metric: str, trigger: str, user) -> Evaluation:
             registry_services.field_best_set(field=field, model=winner.model, version=winner.version,
                                              metric=metric, baseline_score=baseline, elected_by=actor)
             changed = current is None or current.model_id != winner.model.id or current.version_id != winner.version.id
-            _monitor_follow_election(field=field, metric=metric, baseline=baseline)
+            monitors.field_monitor_watch(field=field)
             _follow_naive_verdict(field=field, record=next(r for r in records if r.elected), actor=actor)
             best = registry_selectors.field_best(field)
         field_event_record(
@@ -156,6 +145,7 @@ def _evaluate(*, field: str, metric: str, trigger: str, user) -> Evaluation:
                      f"({metric} {winner.score(metric):.4g})" if winner else f"no model of {field} could be scored"),
             evaluation=str(evaluation), metric=metric, winner=str(winner.model.id) if winner else None,
             previous=str(current.model_id) if current else None, changed=changed,
+            baseline=winner.score(metric) if winner else None,
         )
     return Evaluation(evaluation, field, metric, records, best, changed)
 
@@ -187,7 +177,7 @@ def field_best_override(*, field: str, model_id, user=None) -> FieldBest:
                                                 measured_at=timezone.now(), **record_fields(fresh, metric))
         previous = registry_services.field_best_set(field=field, model=model, version=version, metric=record.metric,
                                                     baseline_score=record.score, elected_by=actor)
-        _monitor_follow_election(field=field, metric=record.metric, baseline=record.score)
+        monitors.field_monitor_watch(field=field)
         _follow_naive_verdict(field=field, record=record, actor=actor)
         field_event_record(field=field, kind="best_set", actor=actor,
                            message=f"{actor} made {model.name} v{version.version} the best for {field}",
@@ -198,38 +188,48 @@ def field_best_override(*, field: str, model_id, user=None) -> FieldBest:
 
 @dataclass
 class Check:
+    """One re-score of a field's best, judged by the degradation rule."""
+
     record: ScoreRecord
     best: FieldBest
-    threshold: float
-    degraded: bool | None  # None: no score this time
+    rule: degradation.Rule
+
+    @property
+    def status(self) -> degradation.Status:
+        return self.rule.status(self.record.score)
+
+    @property
+    def degraded(self) -> bool | None:
+        return self.rule.degraded(self.record.score)
+
+    @property
+    def threshold(self) -> float:
+        return self.rule.threshold
 
 
-def best_rescore(*, field: str, trigger: str, actor: str) -> Check:
-    """Re-score the best's elected version, record it and compare it with the baseline."""
+def field_best_rescore(*, field: str, trigger: str, actor: str) -> Check:
+    """Re-score the best's elected version, record it and judge it against the baseline."""
     best = registry_selectors.field_best(field)
     if best is None:
         raise NotFound(f"no best model is elected for {field}; evaluate the field first")
     result = score_version(best.model, best.version, field,
                            EvaluationData(sorted(set(best.model.input_fields + best.model.output_fields))))
     now = timezone.now()
-    score = result.score(best.metric)
-    factor = settings.MONITORING_DEGRADATION_FACTOR
     with transaction.atomic():
         record = ScoreRecord.objects.create(evaluation=uuid.uuid4(), field=field, trigger=trigger, measured_at=now,
                                             elected=False, **record_fields(result, best.metric))
         _mirror_scores([result], field, best.metric, now)
         _follow_naive_verdict(field=field, record=record, actor=actor)
-        if score is not None:
-            FieldMonitor.objects.filter(field=field).update(last_check_at=now, last_score=score)
-    degraded = None if score is None else metrics.degraded(best.metric, score, best.baseline_score, factor)
-    return Check(record=record, best=best, degraded=degraded,
-                 threshold=metrics.threshold(best.metric, best.baseline_score, factor))
+        if record.score is not None:
+            monitors.field_monitor_scored(field=field, score=record.score, at=now)
+    return Check(record=record, best=best, rule=degradation.of(best))
 
 
-def field_monitor_check(*, field: str, user=None) -> Check:
-    """The manual monitor: re-score only the best and keep the history; never changes the best."""
+def field_best_check(*, field: str, user=None) -> Check:
+    """The manual monitor ("monitor now"): re-score only the best and keep the history; never
+    changes the best or the loop's state."""
     actor = actor_name(user) if user else Trigger.MONITOR
-    check = best_rescore(field=field, trigger=Trigger.MONITOR, actor=actor)
+    check = field_best_rescore(field=field, trigger=Trigger.MONITOR, actor=actor)
     score, best = check.record.score, check.best
     field_event_record(field=field, kind="monitored", actor=actor,
                        message=(f"{best.model.name}: {best.metric} {score:.4g} vs baseline {best.baseline_score:.4g}"
@@ -237,15 +237,3 @@ def field_monitor_check(*, field: str, user=None) -> Check:
                                 else f"{best.model.name} could not be scored: {check.record.note}"),
                        score=score, baseline=best.baseline_score, degraded=check.degraded)
     return check
-
-
-def field_baseline_reset(*, field: str, baseline: float, reason: str) -> None:
-    """Replace the baseline of the current best (the monitoring loop's zero-baseline rule)."""
-    best = registry_selectors.field_best(field)
-    if best is None:
-        return
-    with transaction.atomic():
-        registry_services.field_best_set(field=field, model=best.model, version=best.version, metric=best.metric,
-                                         baseline_score=baseline, elected_by=best.elected_by)
-        FieldMonitor.objects.filter(field=field).update(baseline=baseline)
-        field_event_record(field=field, kind="rebaselined", actor="monitor", message=reason, baseline=baseline)
