@@ -132,6 +132,10 @@ def _monitoring(monitor: FieldMonitor) -> str:
     check = services.best_rescore(field=monitor.field, trigger=Trigger.AUTO_MONITOR, actor=_worker())
     score, best = check.record.score, check.best
     reschedule = {"next_check_at": timezone.now() + timedelta(seconds=interval)}
+    if score is None and registry_selectors.version_unusable(best.version_id):  # its bundle is gone
+        _move(monitor, MonitorState.EVALUATING, f"the best cannot be used ({check.record.note}); electing a new one",
+              next_check_in=0)
+        return "best unusable: evaluating"
     if score is None:
         _event(monitor, MonitorEvent.Kind.NO_DATA, f"no score for {best.model.name}: {check.record.note}",
                baseline=best.baseline_score)
