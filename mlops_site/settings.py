@@ -194,9 +194,10 @@ if MODEL_STORAGE_BACKEND == "s3":
             "file_overwrite": False,
             "location": "bundles",
             # A request to S3 down or hung fails within attempts × (connect or read timeout).
-            "client_config": _BotoConfig(connect_timeout=MODEL_STORAGE_CONNECT_TIMEOUT_SECONDS,
-                                         read_timeout=MODEL_STORAGE_READ_TIMEOUT_SECONDS,
-                                         retries={"total_max_attempts": MODEL_STORAGE_MAX_ATTEMPTS, "mode": "standard"}),
+            # total_max_attempts counts the first request too (botocore's max_attempts does not).
+            "client_config": _BotoConfig(
+                connect_timeout=MODEL_STORAGE_CONNECT_TIMEOUT_SECONDS, read_timeout=MODEL_STORAGE_READ_TIMEOUT_SECONDS,
+                retries={"total_max_attempts": MODEL_STORAGE_MAX_ATTEMPTS, "mode": "standard"}),
         },
     }
 else:

@@ -20,6 +20,7 @@ class Command(BaseCommand):
             self.stdout.write(f"recovery: {line}")
         for change in ensure_schedules():
             self.stdout.write(f"schedule: {change}")
+        self.stdout.flush()  # before qcluster takes over the process: the log shows what recovery did
         # A flush a dead worker left half-done (a run being logged) is replayed now, not in a minute.
         async_task("registry.tasks.mirror_flush", task_name="mlflow-mirror-flush-at-start", group="mlflow-mirror")
         if settings.MONITORING_ENABLED:
