@@ -151,3 +151,15 @@ def test_the_monitoring_loop_re_elects_when_the_best_loses_its_bundle(api, make_
     assert [o.action for o in outcome] == [f"best unusable: evaluating; elected {off.name}"]
     assert api.get(f"/performance/{FIELD}/best").json()["model_id"] == str(off.id)
     assert FieldMonitor.objects.get(field=FIELD).state == MonitorState.MONITORING
+
+
+def test_a_bundle_that_is_not_a_bundle_makes_its_version_unusable(api, make_model, s3_endpoint):
+    model = make_model(**spec())
+    version = known_version(model)
+    location = django_settings.STORAGES["models"]["OPTIONS"]["location"]
+    boto3.client("s3", endpoint_url=s3_endpoint).put_object(
+        Bucket=django_settings.AWS_STORAGE_BUCKET_NAME, Key=f"{location}/{version.bundle_path}", Body=b"truncated")
+    response = api.post("/inference", {"output_field": FIELD, "cell_id": CELL, "model_id": str(model.id)})
+    assert response.status_code == 409 and "cannot be read" in response.json()["detail"]
+    reason = ModelVersion.objects.get(id=version.id).unusable_reason
+    assert reason.startswith(f"its weight bundle {version.bundle_path} cannot be read")
