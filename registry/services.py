@@ -235,6 +235,7 @@ def model_version_create(*, model_id, bundle_path: str, **fields) -> ModelVersio
     return version
 
 
+@transaction.atomic
 def model_version_mark_unusable(*, version_id: int, reason: str) -> bool:
     """The version's bundle is missing or unreadable: it is never served or scored again (train
     the model anew). Guarded: only the first caller writes the event; True for that caller."""

@@ -118,6 +118,7 @@ def training_job_complete(*, job_id, version: ModelVersion, summary: dict) -> bo
     return True
 
 
+@transaction.atomic
 def training_job_mlflow_record(*, job_id, run_id: str) -> bool:
     """The MLflow mirror logged the completed job's run. False when the job is gone."""
     job = TrainingJob.objects.filter(id=job_id).first()
