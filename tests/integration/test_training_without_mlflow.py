@@ -20,12 +20,19 @@ CELL = 11016973
 
 
 @pytest.fixture
-def tracking_server(tmp_path, settings, monkeypatch, s3_endpoint):
+def tracking_server(tmp_path, settings, monkeypatch, mlflow_server_uri, s3_endpoint):
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # down means down, at once
+    # mlflow.set_tracking_uri (called when a run is logged) also exports MLFLOW_TRACKING_URI:
+    # give the next tests the session's server back.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server_uri)
     server = mlflow(tmp_path).start()
     settings.MLFLOW_TRACKING_URI = server.url
     yield server
     server.stop()
+    import mlflow as mlflow_client_library
+
+    mlflow_client_library.set_tracking_uri(mlflow_server_uri)
+    mlflow_client_library.set_registry_uri(mlflow_server_uri)
 
 
 def client(uri: str):
