@@ -35,7 +35,7 @@ def main() -> None:
     from inference.forecasting import forecast_cell
     from mlops_site.models import ApiToken
     from performance.services import election
-    from registry import mlflow_gateway, services as registry_services
+    from registry import mirror, mlflow_gateway, services as registry_services
     from telemetry.sources import latest_source
     from training import pipeline, services as training_services
 
@@ -47,6 +47,7 @@ def main() -> None:
         epochs=3)
     job = training_services.training_job_create(model=model)
     assert pipeline.run(job.id) == "completed"
+    assert mirror.flush().pending == 0  # the registered version the MLflow baseline loads
     election.field_evaluate(field=FIELD)
     user = get_user_model().objects.create_user("bench")
     _, token = ApiToken.issue(user=user, name="bench")

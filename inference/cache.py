@@ -15,7 +15,10 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from core.errors import Conflict
 from inference.predict import LoadedModel
+from registry import services as registry_services
+from registry.bundle_store import BundleUnusable
 from registry.models import ModelVersion
 from training.bundle import load_bundle
 
@@ -34,19 +37,37 @@ _entries: OrderedDict[int, Entry] = OrderedDict()
 _lock = threading.Lock()
 
 
+class VersionUnusable(Conflict):
+    """The version's bundle is missing or unreadable (409): train the model again."""
+
+
 def get(version_id: int) -> Entry:
+    """The loaded version. VersionUnusable when its bundle is gone (the first to find out marks
+    the version, with an event); DependencyDown when the models storage cannot be reached."""
     with _lock:
         if version_id in _entries:
             _entries.move_to_end(version_id)
             return _entries[version_id]
     version = ModelVersion.objects.select_related("model").get(id=version_id)
-    entry = Entry(LoadedModel.from_bundle(load_bundle(version.bundle_path)), version.id, version.version,
-                  version.model_id, version.model.name, version.model.architecture)  # I/O outside the lock
+    if version.unusable_reason:
+        raise _unusable(version, version.unusable_reason)
+    try:
+        bundle = load_bundle(version.bundle_path)  # I/O outside the lock
+    except BundleUnusable as error:
+        registry_services.model_version_mark_unusable(version_id=version.id, reason=error.message)
+        raise _unusable(version, error.message) from error
+    entry = Entry(LoadedModel.from_bundle(bundle), version.id, version.version,
+                  version.model_id, version.model.name, version.model.architecture)
     with _lock:
         _entries[version_id] = entry
         while len(_entries) > settings.INFERENCE_CACHE_SIZE:
             _entries.popitem(last=False)
     return entry
+
+
+def _unusable(version: ModelVersion, reason: str) -> VersionUnusable:
+    return VersionUnusable(f"version {version.version} of {version.model.name} cannot be used: {reason}; "
+                           "train the model again", model_id=str(version.model_id), version=version.version)
 
 
 def clear() -> None:

@@ -24,13 +24,15 @@ class Wanted:
     minutes: int = 1
 
 
-MANAGED = ("mlflow-mirror-reconcile", "training-recover", "monitoring-tick", "history-prune")
+MANAGED = ("mlflow-mirror-reconcile", "training-recover", "leftovers-reconcile", "monitoring-tick", "history-prune")
 
 
 def wanted_schedules() -> list[Wanted]:
     wanted = [
         Wanted("mlflow-mirror-reconcile", "registry.tasks.mirror_flush", minutes=1),
         Wanted("training-recover", "training.tasks.recover", minutes=5),
+        Wanted("leftovers-reconcile", "training.tasks.reconcile_leftovers",
+               minutes=settings.LEFTOVERS_RECONCILE_MINUTES),
     ]
     if settings.MONITORING_ENABLED:
         # Every minute (django-q2's finest); each field's next_check_at keeps its own interval.

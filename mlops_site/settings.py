@@ -171,6 +171,14 @@ AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", "us-east-1")
 MODEL_STORAGE_BACKEND = env.str(
     "MODEL_STORAGE_BACKEND", "s3" if AWS_S3_ENDPOINT_URL else "local", choices=["local", "s3"]
 )
+# Bounds on one request to S3: a bundle read with S3 down answers 503 within seconds. The read
+# timeout is the longest silence allowed mid-transfer, not a limit on the whole download.
+MODEL_STORAGE_CONNECT_TIMEOUT_SECONDS = env.float("MODEL_STORAGE_CONNECT_TIMEOUT_SECONDS", 2, min=0.1, max=60)
+MODEL_STORAGE_READ_TIMEOUT_SECONDS = env.float("MODEL_STORAGE_READ_TIMEOUT_SECONDS", 5, min=0.1, max=120)
+MODEL_STORAGE_MAX_ATTEMPTS = env.int("MODEL_STORAGE_MAX_ATTEMPTS", 2, min=1, max=5)
+# How often crash leftovers are removed: bundles no version references and no active job will
+# claim, MLflow runs left RUNNING by a dead process (manage.py reconcile_leftovers does it now).
+LEFTOVERS_RECONCILE_MINUTES = env.int("LEFTOVERS_RECONCILE_MINUTES", 15, min=1)
 if MODEL_STORAGE_BACKEND == "s3":
     from botocore.config import Config as _BotoConfig
 
@@ -185,9 +193,11 @@ if MODEL_STORAGE_BACKEND == "s3":
             "addressing_style": "path",
             "file_overwrite": False,
             "location": "bundles",
-            # Fail fast when S3 is down instead of retrying for tens of seconds.
-            "client_config": _BotoConfig(connect_timeout=3, read_timeout=20,
-                                         retries={"max_attempts": 2, "mode": "standard"}),
+            # A request to S3 down or hung fails within attempts × (connect or read timeout).
+            # total_max_attempts counts the first request too (botocore's max_attempts does not).
+            "client_config": _BotoConfig(
+                connect_timeout=MODEL_STORAGE_CONNECT_TIMEOUT_SECONDS, read_timeout=MODEL_STORAGE_READ_TIMEOUT_SECONDS,
+                retries={"total_max_attempts": MODEL_STORAGE_MAX_ATTEMPTS, "mode": "standard"}),
         },
     }
 else:

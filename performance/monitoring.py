@@ -80,5 +80,8 @@ def _step(monitor: FieldMonitor) -> monitors.Step:
     if registry_selectors.field_best(field) is None:  # the best model was deleted
         return monitors.field_monitor_best_gone(monitor=monitor)
     check = election.field_best_rescore(field=field, trigger=Trigger.AUTO_MONITOR, actor=monitors.worker())
+    if check.record.score is None and registry_selectors.version_unusable(check.best.version_id):
+        return monitors.field_monitor_best_gone(  # its bundle is gone: elect another model now
+            monitor=monitor, reason=f"the best cannot be used ({check.record.note})", action="best unusable")
     return monitors.field_monitor_checked(monitor=monitor, best=check.best, score=check.record.score,
                                           note=check.record.note)

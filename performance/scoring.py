@@ -98,7 +98,11 @@ def score_version(model: ModelConfig, version: ModelVersion | None, output_field
     if version is None:
         result.note = "no trained version"
         return result
-    loaded = cache.get(version.id).loaded
+    try:
+        loaded = cache.get(version.id).loaded
+    except cache.VersionUnusable as error:  # its bundle is gone: null with the reason, the others still compete
+        result.note = error.message
+        return result
     bundle = loaded.bundle
     j = bundle.output_fields.index(output_field)
     start = data.start

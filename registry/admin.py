@@ -52,7 +52,7 @@ class VersionInline(admin.TabularInline):
     model = ModelVersion
     extra = 0
     can_delete = False
-    fields = ("version", "mlflow_version", "mlflow_run_id", "trained_until", "metrics", "created_at")
+    fields = ("version", "mlflow_version", "mlflow_run_id", "trained_until", "metrics", "unusable_reason", "created_at")
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
@@ -128,7 +128,8 @@ class ModelConfigAdmin(admin.ModelAdmin):
 class ModelVersionAdmin(admin.ModelAdmin):
     """Registered by mlops_site.admin (with the set-best action)."""
 
-    list_display = ("model", "version", "mlflow_version", "mlflow_run", "trained_until", "created_at")
+    list_display = ("model", "version", "mlflow_version", "mlflow_run", "trained_until", "unusable_reason",
+                    "created_at")
     list_filter = ("model__architecture",)
     search_fields = ("model__name", "mlflow_run_id")
     list_select_related = ("model",)

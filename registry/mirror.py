@@ -3,12 +3,17 @@
 Every operation may run twice (two flushers, or a crash after MLflow applied it and before the
 row was deleted): creating what exists and deleting what is gone count as success. The first
 real failure stops the flush, so later operations on the same model never overtake it.
+
+Operations whose payload only an app above the registry can apply (a training run needs the
+weights and the network code) are registered by that app at start-up (`register_applier`).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.utils import timezone
 
@@ -20,6 +25,15 @@ log = logging.getLogger(__name__)
 Op = MlflowOutbox.Operation
 
 
+Applier = Callable[[Any, MlflowOutbox], None]
+_appliers: dict[str, Applier] = {}
+
+
+def register_applier(operation: str, applier: Applier) -> None:
+    """`applier(client, row)` applies one row idempotently; it raises to keep the row for later."""
+    _appliers[operation] = applier
+
+
 @dataclass
 class FlushResult:
     applied: int = 0
@@ -28,6 +42,9 @@ class FlushResult:
 
 
 def _apply(client, row: MlflowOutbox) -> None:
+    if row.operation in _appliers:
+        _appliers[row.operation](client, row)
+        return
     name, payload = row.registered_model, row.payload
     try:
         if row.operation == Op.CREATE_MODEL:

@@ -149,6 +149,9 @@ class ModelVersion(models.Model):
     metrics = models.JSONField(default=dict, blank=True)
     data_summary = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set once its bundle turned out missing or unreadable: the version is never served or scored again.
+    unusable_reason = models.CharField(max_length=500, blank=True)
+    unusable_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["model", "version"]
@@ -156,6 +159,11 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model} v{self.version}"
+
+    @property
+    def mlflow_pending(self) -> bool:
+        """Its MLflow run and registered version are still in the outbox (filled when it catches up)."""
+        return not self.mlflow_run_id
 
 
 class ModelEvent(Event):
@@ -178,6 +186,8 @@ class MlflowOutbox(models.Model):
         SET_MODEL_TAGS = "set_model_tags"
         DELETE_MODEL_TAGS = "delete_model_tags"
         SET_VERSION_TAGS = "set_version_tags"
+        # A completed job's run, logged model and registered version (applied by training).
+        LOG_TRAINING_RUN = "log_training_run"
 
     operation = models.CharField(max_length=32, choices=Operation.choices)
     model_id = models.UUIDField(db_index=True, help_text="the model; its MLflow registered model has this name")

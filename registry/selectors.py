@@ -70,3 +70,8 @@ def field_best_version_id(field: str) -> int | None:
 
 def latest_version_id(model_id) -> int | None:
     return ModelVersion.objects.filter(model_id=model_id).order_by("-version").values_list("id", flat=True).first()
+
+
+def version_unusable(version_id) -> bool:
+    """Its bundle turned out missing or unreadable (ModelVersion.unusable_reason)."""
+    return ModelVersion.objects.filter(id=version_id).exclude(unusable_reason="").exists()

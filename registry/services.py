@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from core.errors import Conflict, Invalid
 from core.events import actor_name
+from registry import bundle_store
 from registry.models import (
     BOUNDS,
     MAX_INPUT_FIELDS,
@@ -176,9 +177,32 @@ def model_config_delete(*, model: ModelConfig, user=None) -> None:
             f"(GET /v1/training/jobs?model_id={locked.id})",
             model_id=str(locked.id),
         )
-    model_event_record(model=locked, kind="deleted", actor=actor_name(user), message=f"model {locked.name} deleted")
+    bundles = list(locked.versions.values_list("bundle_path", flat=True))
+    model_event_record(model=locked, kind="deleted", actor=actor_name(user), message=f"model {locked.name} deleted",
+                       bundles=bundles)
     locked.delete()
     mirror_enqueue(operation=MlflowOutbox.Operation.DELETE_MODEL, model_id=model.id)
+    # Its bundles go after commit, on a worker; if the storage is down then, no version refers
+    # to them any more and the bundle sweep (training.cleanup, a schedule) removes them later.
+    transaction.on_commit(lambda: _schedule_bundle_removal(model.id))
+
+
+def _schedule_bundle_removal(model_id) -> None:
+    from django_q.tasks import async_task
+
+    async_task("registry.tasks.bundles_delete", str(model_id), task_name=f"bundles-delete-{model_id}",
+               group="bundles")
+
+
+def model_bundles_delete(*, model_id) -> int:
+    """Remove every bundle of a model that no longer exists (its folder in the models storage);
+    returns how many went. DependencyDown when the storage cannot be reached."""
+    if ModelConfig.objects.filter(id=model_id).exists():
+        raise Conflict(f"model {model_id} still exists; its bundles are removed only with it")
+    keys = bundle_store.keys(bundle_store.model_prefix(model_id))
+    for key in keys:
+        bundle_store.delete(key)
+    return len(keys)
 
 
 def _is_user(user) -> bool:
@@ -209,6 +233,36 @@ def model_version_create(*, model_id, bundle_path: str, **fields) -> ModelVersio
                        message=f"version {version.version} of {model.name} recorded",
                        version=version.version, mlflow_version=version.mlflow_version)
     return version
+
+
+@transaction.atomic
+def model_version_mark_unusable(*, version_id: int, reason: str) -> bool:
+    """The version's bundle is missing or unreadable: it is never served or scored again (train
+    the model anew). Guarded: only the first caller writes the event; True for that caller."""
+    marked = ModelVersion.objects.filter(id=version_id, unusable_reason="").update(
+        unusable_reason=reason[:500], unusable_at=timezone.now())
+    if marked:
+        version = ModelVersion.objects.select_related("model").get(id=version_id)
+        model_event_record(model=version.model, kind="version_unusable", actor="system",
+                           message=f"version {version.version} of {version.model.name} is unusable: {reason}"[:1000],
+                           version=version.version, bundle_path=version.bundle_path)
+    return bool(marked)
+
+
+@transaction.atomic
+def model_version_mlflow_record(*, version_id: int, run_id: str, experiment_id: str, mlflow_version: str) -> bool:
+    """The MLflow mirror caught up with a version: its run and registered version. False when
+    the version is gone (its model was deleted meanwhile)."""
+    version = ModelVersion.objects.select_related("model").filter(id=version_id).first()
+    if version is None:
+        return False
+    ModelVersion.objects.filter(id=version_id).update(mlflow_run_id=run_id, mlflow_experiment_id=experiment_id,
+                                                      mlflow_version=mlflow_version)
+    model_event_record(model=version.model, kind="version_mirrored", actor="mlflow-mirror",
+                       message=f"version {version.version} of {version.model.name} is MLflow version "
+                               f"{mlflow_version or '–'} (run {run_id})",
+                       version=version.version, mlflow_run_id=run_id, mlflow_version=mlflow_version)
+    return True
 
 
 def field_best_set(*, field: str, model: ModelConfig, version: ModelVersion, metric: str, baseline_score: float,

@@ -35,7 +35,9 @@ class JobOut(Schema):
     started_at: datetime | None
     completed_at: datetime | None
     error_message: str
-    mlflow_run_id: str
+    mlflow_run_id: str = Field(description="empty until the MLflow mirror has logged the run")
+    mlflow_mirror: Literal["pending", "synced"] | None = Field(
+        description="for a job that trained a version: whether MLflow has its run and version yet")
     version: int | None
     epoch: int
     total_epochs: int
@@ -61,6 +63,7 @@ def job_out(job: TrainingJob) -> dict:
         "lookback_seconds": job.lookback_seconds, "reason": job.reason, "created_at": job.created_at,
         "started_at": job.started_at, "completed_at": job.completed_at, "error_message": job.error_message,
         "mlflow_run_id": job.mlflow_run_id, "version": job.version.version if job.version else None,
+        "mlflow_mirror": None if job.version is None else "pending" if job.version.mlflow_pending else "synced",
         "epoch": job.epoch, "total_epochs": job.total_epochs, "train_loss": job.train_loss,
         "val_loss": job.val_loss, "cancel_requested": job.cancel_requested, "data_summary": job.data_summary,
     }

@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from django.core.files.base import ContentFile
-from django.core.files.storage import storages
 from torch import nn
 
+from registry import bundle_store
+from registry.bundle_store import BundleUnusable
 from training.architectures import build_network
 from training.sequences import Scaler
 
@@ -76,18 +76,29 @@ class Bundle:
         )
 
 
+def bundle_key(*, model_id, job_id) -> str:
+    """Where a job writes its bundle: under its model, named by the job (how recovery and the
+    orphan sweep tell whose it is)."""
+    return f"{bundle_store.model_prefix(model_id)}/{job_id}.pt"
+
+
 def save_bundle(bundle: Bundle, key: str) -> str:
     """Write the bundle under `key` in the models storage; returns the key actually used."""
     buffer = io.BytesIO()
     torch.save(bundle.to_dict(), buffer)
-    return storages["models"].save(key, ContentFile(buffer.getvalue()))
+    return bundle_store.write(key, buffer.getvalue())
 
 
 def load_bundle(key: str) -> Bundle:
-    with storages["models"].open(key, "rb") as handle:
-        data = torch.load(io.BytesIO(handle.read()), weights_only=True, map_location="cpu")
-    return Bundle.from_dict(data)
+    """DependencyDown when the storage is down; BundleUnusable when the object is missing or is
+    not a bundle."""
+    content = bundle_store.read(key)
+    try:
+        return Bundle.from_dict(torch.load(io.BytesIO(content), weights_only=True, map_location="cpu"))
+    except Exception as error:  # truncated, foreign or tampered bytes
+        raise BundleUnusable(f"its weight bundle {key} cannot be read ({type(error).__name__}: {str(error)[:200]})",
+                             bundle_path=key) from error
 
 
 def delete_bundle(key: str) -> None:
-    storages["models"].delete(key)
+    bundle_store.delete(key)

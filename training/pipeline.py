@@ -5,8 +5,9 @@
 2. Build gap-aware samples per cell; skip and count cells with too little data.
 3. Fit the model (`training.fitting`: time split, scalers on the training split, seeded network,
    trainer); each epoch appends its losses and reads the cancel flag (`training_job_progress`).
-4. Cancelled → stop, register nothing. Else write the weight bundle, log the MLflow run and
-   version, record the `ModelVersion` and complete the job. Any failure fails the job with a
+4. Cancelled → stop, register nothing. Else write the weight bundle, then in one transaction
+   record the `ModelVersion`, complete the job and queue its MLflow run (the mirror logs it
+   when MLflow answers: training never waits for MLflow). Any failure fails the job with a
    readable message and removes what was half-written.
 """
 
@@ -25,8 +26,8 @@ from core.errors import DomainError
 from registry import services as registry_services
 from registry.models import ModelConfig
 from telemetry.sources import history_source
-from training import services
-from training.bundle import delete_bundle, save_bundle
+from training import services, tracking
+from training.bundle import bundle_key, delete_bundle, save_bundle
 from training.fitting import FitConfig, NotEnoughData, fit_model
 from training.models import TrainingJob
 from training.sequences import SampleSet, build_samples, concat
@@ -113,8 +114,7 @@ def _train(job: TrainingJob) -> str:
         return services.training_job_progress(job_id=job.id, epoch=epoch, train_loss=train_loss, val_loss=val_loss)
 
     fitted = fit_model(FitConfig.of(model), data.samples, on_epoch=on_epoch)
-    result, network, bundle = fitted.result, fitted.network, fitted.bundle
-    relative_inputs, x_val = bundle.relative_inputs, fitted.x_val
+    result, bundle = fitted.result, fitted.bundle
     if result.stopped == "cancelled":
         services.training_job_mark_cancelled(job_id=job.id)
         return "cancelled"
@@ -124,40 +124,41 @@ def _train(job: TrainingJob) -> str:
                "fit_seconds": round(result.seconds, 3)}
     metrics = {"best_val_loss": result.best_val_loss, "train_mean_val_loss": fitted.mean_loss,
                "final_train_loss": result.history[-1]["train_loss"] if result.history else float("nan")}
-    bundle_key = save_bundle(bundle, f"models/{model.id}/{job.id}.pt")
-    tracked = None
+    key = save_bundle(bundle, bundle_key(model_id=model.id, job_id=job.id))
     try:
-        from training.tracking import log_training_run
-
-        tracked = log_training_run(
-            model_id=str(model.id), model_name=model.name, job_id=str(job.id),
-            params={"architecture": model.architecture, "input_fields": ",".join(model.input_fields),
-                    "output_fields": ",".join(model.output_fields), "window_seconds": model.window_duration_seconds,
-                    "lookback_steps": model.lookback_steps, "forecast_steps": model.forecast_steps,
-                    "hidden_size": model.hidden_size, "target_mode": model.target_mode,
-                    "relative_inputs": relative_inputs,
-                    "lookback_seconds": job.lookback_seconds, **model.training_params, **summary},
-            history=result.history, metrics=metrics, network=network, input_example=x_val[:1],
-        )
         summary["job_seconds"] = round(time.perf_counter() - began, 3)
-        with transaction.atomic():  # the version exists only if the job completes
+        # The version, the completion and the MLflow run to log exist together or not at all;
+        # MLflow itself catches up later through the outbox (training.tracking).
+        with transaction.atomic():
             version = registry_services.model_version_create(
-                model_id=model.id, bundle_path=bundle_key, mlflow_run_id=tracked.run_id,
-                mlflow_experiment_id=tracked.experiment_id, mlflow_version=tracked.mlflow_version,
+                model_id=model.id, bundle_path=key,
                 trained_from=datetime.fromisoformat(summary["data_from"]),
                 trained_until=datetime.fromisoformat(summary["data_until"]),
                 metrics=metrics, data_summary=summary,
             )
-            if not services.training_job_complete(job_id=job.id, version=version, mlflow_run_id=tracked.run_id,
-                                                  summary=summary):
+            if not services.training_job_complete(job_id=job.id, version=version, summary=summary):
                 raise EndedElsewhere()
+            tracking.training_run_enqueue(
+                job=job, model=model, version=version, history=result.history, metrics=metrics,
+                input_example=fitted.x_val[:1],
+                params={"architecture": model.architecture, "input_fields": ",".join(model.input_fields),
+                        "output_fields": ",".join(model.output_fields),
+                        "window_seconds": model.window_duration_seconds, "lookback_steps": model.lookback_steps,
+                        "forecast_steps": model.forecast_steps, "hidden_size": model.hidden_size,
+                        "target_mode": model.target_mode, "relative_inputs": bundle.relative_inputs,
+                        "lookback_seconds": job.lookback_seconds, **model.training_params, **summary},
+            )
     except BaseException as error:
-        delete_bundle(bundle_key)
-        if tracked is not None:
-            from training.tracking import discard_version
-
-            discard_version(model_id=str(model.id), tracked=tracked, reason=f"job {job.id} did not complete")
+        _remove_unrecorded(key)
         if isinstance(error, EndedElsewhere) and services.training_job_mark_cancelled(job_id=job.id):
             return "cancelled"  # the cancel arrived after the last epoch
         raise
     return "completed"
+
+
+def _remove_unrecorded(key: str) -> None:
+    """The bundle of a job that did not complete; with the storage down, the sweep removes it later."""
+    try:
+        delete_bundle(key)
+    except DomainError as error:
+        log.warning("could not remove bundle %s (%s); the bundle sweep will", key, error.message)

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from core.errors import Conflict, Invalid
+from core.errors import Conflict, DomainError, Invalid
 from core.events import actor_name
 from registry import services as registry_services
 from registry.models import ModelConfig, ModelVersion
@@ -106,18 +106,29 @@ def training_job_heartbeat(*, job_id) -> bool:
 
 
 @transaction.atomic
-def training_job_complete(*, job_id, version: ModelVersion, mlflow_run_id: str, summary: dict) -> bool:
+def training_job_complete(*, job_id, version: ModelVersion, summary: dict) -> bool:
     """Running → completed with its version. False when the job was ended elsewhere or a cancel
-    arrived after the last epoch (a cancel is honoured up to the very end)."""
+    arrived after the last epoch (a cancel is honoured until the job completes). Its MLflow run
+    is logged afterwards by the mirror (`training.tracking`)."""
     job = TrainingJob.objects.get(id=job_id)
     if not _move(job_id, from_statuses=[JobStatus.RUNNING], to_status=JobStatus.COMPLETED,
                  only_if={"cancel_requested": False},
-                 completed_at=timezone.now(), version=version, mlflow_run_id=mlflow_run_id, data_summary=summary):
+                 completed_at=timezone.now(), version=version, data_summary=summary):
         return False
     registry_services.model_training_lock_release(model_id=job.model_id)
     _event(job, kind="completed", actor=job.worker or "worker", message=f"version {version.version} trained",
-           from_status=JobStatus.RUNNING, to_status=JobStatus.COMPLETED, version=version.version,
-           mlflow_run_id=mlflow_run_id)
+           from_status=JobStatus.RUNNING, to_status=JobStatus.COMPLETED, version=version.version)
+    return True
+
+
+@transaction.atomic
+def training_job_mlflow_record(*, job_id, run_id: str) -> bool:
+    """The MLflow mirror logged the completed job's run. False when the job is gone."""
+    job = TrainingJob.objects.filter(id=job_id).first()
+    if job is None or not TrainingJob.objects.filter(id=job_id).update(mlflow_run_id=run_id):
+        return False
+    _event(job, kind="mlflow_logged", actor="mlflow-mirror", message=f"MLflow run {run_id} logged",
+           mlflow_run_id=run_id)
     return True
 
 
@@ -179,13 +190,16 @@ def _process_alive(pid: int) -> bool:
 
 
 def training_recover(*, stale_after_seconds: int | None = None) -> list[str]:
-    """Fail jobs whose worker died and free locks nobody holds. Safe to run anywhere, any time.
+    """Fail jobs whose worker died, remove the bundles they wrote and free locks nobody holds.
+    Safe to run anywhere, any time.
 
     A running job is orphaned when its worker process on this host is gone, or (any host) when
     it has shown no life for `TRAINING_STALE_SECONDS`.
     """
+    from training.cleanup import bundles_sweep
+
     stale_after = stale_after_seconds or settings.TRAINING_STALE_SECONDS
-    host, lines = socket.gethostname(), []
+    host, lines, interrupted = socket.gethostname(), [], set()
     cutoff = timezone.now() - timedelta(seconds=stale_after)
     for job in TrainingJob.objects.filter(status=JobStatus.RUNNING).select_related("model"):
         job_host, _, pid = job.worker.rpartition(":")
@@ -198,6 +212,12 @@ def training_recover(*, stale_after_seconds: int | None = None) -> list[str]:
         if training_job_fail(job_id=job.id, error=f"Training was interrupted: {reason}. Train again.",
                              actor="recovery"):
             lines.append(f"failed job {job.id} of {job.model.name}: {reason}")
+            interrupted.add(job.model_id)
+    for model_id in interrupted:  # a bundle written just before the crash has no version to serve it
+        try:
+            lines += bundles_sweep(model_id=model_id)
+        except DomainError as error:  # storage down: the leftovers schedule removes them later
+            lines.append(f"bundles of model {model_id} not swept: {error.message}")
     # A lock is taken in the same transaction that queues its job; the age guard keeps us from
     # reading "no job" just before such a transaction commits.
     active_models = TrainingJob.objects.filter(status__in=ACTIVE).values("model_id")

@@ -17,3 +17,9 @@ def recover() -> list[str]:
     from training.services import training_recover
 
     return training_recover()
+
+
+def reconcile_leftovers() -> list[str]:
+    from training.cleanup import reconcile
+
+    return reconcile()

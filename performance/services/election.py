@@ -160,6 +160,8 @@ def field_best_override(*, field: str, model_id, user=None) -> FieldBest:
     version = registry_selectors.latest_version(model.id)
     if version is None:
         raise Conflict(f"model {model.name} has no trained version; train it before making it the best")
+    if version.unusable_reason:
+        raise Conflict(f"version {version.version} of {model.name} cannot be used: {version.unusable_reason}")
     record = selectors.latest_score(field, model.id, version.version)
     fresh = None  # scored now (outside the transaction: it reads the data source)
     if record is None:

@@ -164,10 +164,11 @@ def _retrain_all(field: str) -> list:
 
 
 @transaction.atomic
-def field_monitor_best_gone(*, monitor: FieldMonitor) -> Step:
-    """MONITORING → EVALUATING when the best model was deleted; still due, so it is elected now."""
-    return Step(_move(monitor, MonitorState.EVALUATING, "the best model is gone; electing a new one"),
-                "best gone: evaluating")
+def field_monitor_best_gone(*, monitor: FieldMonitor, reason: str = "the best model is gone",
+                            action: str = "best gone") -> Step:
+    """MONITORING → EVALUATING when the best model was deleted or cannot be used; still due, so
+    it is elected now."""
+    return Step(_move(monitor, MonitorState.EVALUATING, f"{reason}; electing a new one"), f"{action}: evaluating")
 
 
 @transaction.atomic

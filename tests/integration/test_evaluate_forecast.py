@@ -69,6 +69,7 @@ def test_the_linear_architecture_goes_the_whole_way(settings, mlflow_server_uri,
     job = training_services.training_job_create(model=model)
     assert job.total_epochs == 1
     assert pipeline.run(job.id) == "completed"
+    assert mirror.flush().pending == 0
     version = ModelVersion.objects.get(model=model)
     assert load_bundle(version.bundle_path).architecture == "linear"
     client = MlflowClient(mlflow_server_uri, registry_uri=mlflow_server_uri)

@@ -55,6 +55,10 @@ def test_a_worker_trains_an_lstm_on_real_data(tracked, workers, make_model, mlfl
     version = done.version
     # Better than always predicting the training mean of the (scaled) target.
     assert version.metrics["best_val_loss"] < 0.5 * version.metrics["train_mean_val_loss"]
+    # The worker's MLflow mirror logs the run right after the job completed.
+    done = wait_for(lambda: job(queued.id).mlflow_run_id and job(queued.id), timeout=120,
+                    message=f"the MLflow run; worker log:\n{worker.log()[-3000:]}")
+    version.refresh_from_db()
 
     client = MlflowClient(mlflow_server_uri, registry_uri=mlflow_server_uri)
     run = client.get_run(done.mlflow_run_id)
@@ -104,6 +108,6 @@ def test_a_worker_killed_mid_training_is_recovered_on_the_next_start(tracked, wo
                       message=f"recovery; log:\n{second.log()[-2000:]}")
     assert "died" in failed.error_message
     assert not ModelConfig.objects.get(id=model.id).is_training
-    assert "recovery: failed job" in second.log()
+    wait_for(lambda: "recovery: failed job" in second.log(), timeout=30, message="the recovery report")
     again = services.training_job_create(model=model)  # the lock is free
     services.training_job_cancel(job=again)

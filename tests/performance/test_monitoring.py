@@ -73,7 +73,7 @@ def finish_jobs(*, completed: bool = True) -> None:
         training_services.training_job_claim(job_id=job.id, worker="test:1")
         if completed:
             version = known_version(job.model, offset=0.0)
-            training_services.training_job_complete(job_id=job.id, version=version, mlflow_run_id="", summary={})
+            training_services.training_job_complete(job_id=job.id, version=version, summary={})
         else:
             training_services.training_job_fail(job_id=job.id, error="no luck")
 

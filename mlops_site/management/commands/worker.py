@@ -20,6 +20,9 @@ class Command(BaseCommand):
             self.stdout.write(f"recovery: {line}")
         for change in ensure_schedules():
             self.stdout.write(f"schedule: {change}")
+        self.stdout.flush()  # before qcluster takes over the process: the log shows what recovery did
+        # A flush a dead worker left half-done (a run being logged) is replayed now, not in a minute.
+        async_task("registry.tasks.mirror_flush", task_name="mlflow-mirror-flush-at-start", group="mlflow-mirror")
         if settings.MONITORING_ENABLED:
             # The scheduler first fires 30 s after start; check due fields right away instead.
             async_task("performance.tasks.monitor_tick", task_name="monitor-tick-at-start")
