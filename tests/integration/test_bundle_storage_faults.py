@@ -18,6 +18,7 @@ from django.conf import settings as django_settings
 from inference import cache
 from performance import monitoring
 from performance.models import FieldMonitor, MonitorState
+from performance.services import monitors
 from registry.models import ModelEvent, ModelVersion
 from tests.factories import known_version
 from tests.integration.processes import moto
@@ -146,7 +147,7 @@ def test_the_monitoring_loop_re_elects_when_the_best_loses_its_bundle(api, make_
     delete_object(best.bundle_path)
     cache.clear()  # a worker that has not loaded it yet (one that has keeps serving it from memory)
 
-    monitoring.fields_make_due([FIELD])
+    monitors.field_monitor_make_due(fields=[FIELD])
     outcome = monitoring.tick(only=[FIELD])
     assert [o.action for o in outcome] == [f"best unusable: evaluating; elected {off.name}"]
     assert api.get(f"/performance/{FIELD}/best").json()["model_id"] == str(off.id)
