@@ -7,10 +7,10 @@ from datetime import datetime
 
 from ninja import Field, Query, Router, Schema
 
+from access.auth import READ_AUTH
 from core.errors import FIELD_NAME_PATTERN
 from inference.forecasting import forecast_cell
 from inference.readiness import cell_readiness
-from mlops_site.auth import READ_AUTH
 
 router = Router(tags=["inference"])
 

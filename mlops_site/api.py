@@ -8,11 +8,11 @@ from django.http import Http404
 from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, ValidationError
 
+from access.api import router as access_router
+from access.auth import WRITE_AUTH
 from core.errors import DomainError
 from inference.api import router as inference_router
-from mlops_site.auth import WRITE_AUTH
 from mlops_site.health import run_checks
-from mlops_site.tokens_api import router as tokens_router
 from performance.api import router as performance_router
 from registry.api import router as registry_router
 from training.api import router as training_router
@@ -67,7 +67,7 @@ def health(request):
     return Status(200 if healthy else 503, {"status": status, "checks": checks})
 
 
-api.add_router("/auth", tokens_router)
+api.add_router("/auth", access_router)
 api.add_router("/", registry_router)
 api.add_router("/training", training_router)
 api.add_router("/inference", inference_router)

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "django_q",
     "ninja",  # serves the API docs' Swagger UI from static files instead of a CDN
     "mlops_site",
+    "access",
     "telemetry",
     "registry",
     "training",
@@ -102,7 +103,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "mlops_site.context_processors.roles",
+                "access.context_processors.roles",
             ],
         },
     },

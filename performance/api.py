@@ -9,9 +9,9 @@ from typing import Annotated, Any, Literal
 from django.conf import settings
 from ninja import Field, Path, Query, Router, Schema
 
+from access.auth import READ_AUTH, WRITE_AUTH, caller
+from access.paging import Page, PageParams, page_of
 from core.errors import FIELD_NAME_PATTERN, NotFound
-from mlops_site.auth import READ_AUTH, WRITE_AUTH, caller
-from mlops_site.paging import Page, PageParams, page_of
 from performance import metrics, selectors, services
 from performance.models import ScoreRecord
 from registry import selectors as registry_selectors

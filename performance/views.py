@@ -7,8 +7,8 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from access.roles import operator_required
 from core.errors import DomainError
-from mlops_site.roles import operator_required
 from performance import metrics, selectors, services
 from registry import selectors as registry_selectors
 from registry.models import FieldBest

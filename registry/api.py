@@ -9,9 +9,9 @@ from typing import Annotated, Any, Literal
 from django.http import HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 
+from access.auth import READ_AUTH, WRITE_AUTH, caller
+from access.paging import Page, PageParams, page_of
 from core.errors import FIELD_NAME_PATTERN
-from mlops_site.auth import READ_AUTH, WRITE_AUTH, caller
-from mlops_site.paging import Page, PageParams, page_of
 from registry import details, selectors, services
 from registry.models import BOUNDS, MAX_INPUT_FIELDS, MAX_OUTPUT_FIELDS, NAME_PATTERN, TRAINING_BOUNDS, ModelConfig
 from telemetry.sources import available_fields, history_source

@@ -27,7 +27,7 @@ def _keep_the_test_connection():
 
 @pytest.fixture
 def fuzz_token(db, user):
-    from mlops_site.models import ApiToken
+    from access.models import ApiToken
 
     return ApiToken.issue(user=user, name="fuzz")[1]
 

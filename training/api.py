@@ -8,8 +8,8 @@ from typing import Literal
 
 from ninja import Field, Query, Router, Schema, Status
 
-from mlops_site.auth import READ_AUTH, WRITE_AUTH, caller
-from mlops_site.paging import Page, PageParams, page_of
+from access.auth import READ_AUTH, WRITE_AUTH, caller
+from access.paging import Page, PageParams, page_of
 from registry import selectors as registry_selectors
 from training import selectors, services
 from training.models import JobStatus, TrainingJob

@@ -7,8 +7,8 @@ from django.contrib.auth import authenticate
 from ninja import Field, Router, Schema, Status
 from ninja.throttling import AnonRateThrottle
 
+from access.models import ApiToken
 from core.errors import DomainError
-from mlops_site.models import ApiToken
 
 router = Router(tags=["auth"])
 
