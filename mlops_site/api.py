@@ -29,7 +29,10 @@ api = NinjaAPI(
 
 @api.exception_handler(DomainError)
 def domain_error(request, error: DomainError):
-    return api.create_response(request, {"detail": error.message, **error.details}, status=error.status_code)
+    response = api.create_response(request, {"detail": error.message, **error.details}, status=error.status_code)
+    if error.retry_after is not None:
+        response["Retry-After"] = str(error.retry_after)
+    return response
 
 
 @api.exception_handler(ValidationError)

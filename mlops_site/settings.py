@@ -263,6 +263,10 @@ EVALUATION_CELLS = env.int_list("EVALUATION_CELLS")
 EVALUATION_MAX_ORIGINS_PER_CELL = env.int("EVALUATION_MAX_ORIGINS_PER_CELL", 1000, min=1)
 INFERENCE_CACHE_SIZE = env.int("INFERENCE_CACHE_SIZE", 32, min=1)
 
+# --- Web processes (gunicorn: mlops_site/gunicorn_conf.py) ------------------------------------------
+WEB_WORKERS = env.int("WEB_WORKERS", 2, min=1)
+WEB_THREADS = env.int("WEB_THREADS", 16, min=1)
+
 # --- API ---------------------------------------------------------------------------------------
 API_PUBLIC_READS = env.bool("API_PUBLIC_READS", False)
 API_PAGE_SIZE_MAX = 500
@@ -290,11 +294,18 @@ else:
     Q_CLUSTER["orm"] = "default"
 
 # --- Caches, metrics ------------------------------------------------------------------------------
-# A shared cache (CACHE_URL=redis://…) makes the token endpoint's rate limit hold across processes.
+# A shared cache (CACHE_URL=rediscache://…) makes the sign-in rate limits hold across processes.
 CACHES = {"default": env.cache("CACHE_URL", "locmemcache://")}
 # Prometheus: GET /metrics needs this key (Authorization: Bearer <key>); unset, the endpoint is off.
 METRICS_KEY = env.str("METRICS_KEY")
-TOKEN_RATE_LIMIT = env.str("TOKEN_RATE_LIMIT", "10/m")
+
+# --- Client addresses and sign-in throttles (access.clients, access.throttle) --------------------
+# X-Forwarded-For is believed only from these direct peers (addresses or CIDRs of your reverse
+# proxies); the client is then the right-most forwarded address that is not one of them.
+TRUSTED_PROXIES = env.networks("TRUSTED_PROXIES")
+# Attempts per client address and, separately, per user name: (count, seconds).
+TOKEN_RATE_LIMIT = env.rate("TOKEN_RATE_LIMIT", "10/m")  # POST /v1/auth/token
+LOGIN_RATE_LIMIT = env.rate("LOGIN_RATE_LIMIT", "10/m")  # POST /login/
 
 # --- Logging -----------------------------------------------------------------------------------
 # Structured logs through structlog: JSON lines in production (LOG_FORMAT=json), readable text

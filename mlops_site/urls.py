@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from access.views import LoginView
 from inference import views as inference_views
 from mlops_site.api import api
 from mlops_site.metrics import metrics_view
@@ -13,7 +14,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("v1/", api.urls),
     path("metrics", metrics_view, name="metrics"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", performance_views.dashboard, name="dashboard"),
     path("partials/dashboard/", performance_views.dashboard_table, name="dashboard-table"),
