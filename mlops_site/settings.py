@@ -82,6 +82,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "mlops_site.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "mlops_site.admission.AdmissionMiddleware",  # sheds load before sessions, auth and views run
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -266,6 +267,18 @@ INFERENCE_CACHE_SIZE = env.int("INFERENCE_CACHE_SIZE", 32, min=1)
 # --- Web processes (gunicorn: mlops_site/gunicorn_conf.py) ------------------------------------------
 WEB_WORKERS = env.int("WEB_WORKERS", 2, min=1)
 WEB_THREADS = env.int("WEB_THREADS", 16, min=1)
+# Load shedding (mlops_site/admission.py): requests each process works on at once (0: no limit),
+# how many more may wait for a slot and for how long; any other gets 503 with this Retry-After.
+ADMISSION_MAX_CONCURRENT = env.int("ADMISSION_MAX_CONCURRENT", 4, min=0)
+ADMISSION_MAX_WAITING = env.int("ADMISSION_MAX_WAITING", 8, min=0)
+ADMISSION_WAIT_SECONDS = env.float("ADMISSION_WAIT_SECONDS", 0.5, min=0, max=30)
+ADMISSION_RETRY_AFTER_SECONDS = env.int("ADMISSION_RETRY_AFTER_SECONDS", 1, min=1)
+if ADMISSION_MAX_CONCURRENT and ADMISSION_MAX_CONCURRENT + ADMISSION_MAX_WAITING >= WEB_THREADS:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        f"ADMISSION_MAX_CONCURRENT + ADMISSION_MAX_WAITING ({ADMISSION_MAX_CONCURRENT + ADMISSION_MAX_WAITING}) "
+        f"must be below WEB_THREADS ({WEB_THREADS}): spare threads answer the 503s of a saturated process")
 
 # --- API ---------------------------------------------------------------------------------------
 API_PUBLIC_READS = env.bool("API_PUBLIC_READS", False)
