@@ -9,6 +9,7 @@ from ninja import Field, Router, Schema, Status
 from access import throttle
 from access.clients import client_address
 from access.models import ApiToken
+from access.responses import errors
 from core.errors import DomainError
 
 router = Router(tags=["auth"])
@@ -30,7 +31,7 @@ class TokenOut(Schema):
     prefix: str
 
 
-@router.post("/token", response={201: TokenOut}, auth=None)
+@router.post("/token", response={201: TokenOut, **errors(400, 401, 422, 429, 503)}, auth=None)
 def issue_token(request, body: TokenIn):
     """At most TOKEN_RATE_LIMIT attempts per client address and per user name (429 beyond,
     with Retry-After)."""

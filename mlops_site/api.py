@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, ValidationError
 
@@ -54,6 +54,12 @@ def unauthorized(request, error):
 @api.exception_handler(Http404)
 def not_found(request, error):
     return api.create_response(request, {"detail": str(error) or "not found"}, status=404)
+
+
+def unknown_endpoint(request, rest: str = ""):
+    """Everything under /v1/ that no operation matches (Django would answer its HTML 404)."""
+    return JsonResponse({"detail": f"no such endpoint: {request.method} {request.path} (the API is at /v1/docs)"},
+                        status=404)
 
 
 class HealthOut(Schema):
