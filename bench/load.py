@@ -15,7 +15,8 @@ the moment a request was due, so time spent queueing anywhere counts.
 Configurations: "before" is the previous production setting (2 × 4 threads, every request
 queued); "shedding" is the default now (2 × WEB_THREADS threads, ADMISSION_MAX_CONCURRENT
 admitted per process). BENCH_SECONDS sets each run's length (default 15), BENCH_RATES the rates
-as multiples of capacity (default 0.5,1,1.5,2,3).
+as multiples of capacity (default 0.5,1,1.5,2,3), BENCH_CONFIGS other configurations to compare
+(JSON: name → environment overrides; the first is the baseline of the ratios).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ CELL, FIELD = 11016973, "sinr_mean"
 SECONDS = float(os.environ.get("BENCH_SECONDS", 15))
 RATES = [float(r) for r in os.environ.get("BENCH_RATES", "0.5,1,1.5,2,3").split(",")]
 TIMEOUT = 60.0
-CONFIGS = {
+CONFIGS = json.loads(os.environ.get("BENCH_CONFIGS", "null")) or {
     "before (2x4 threads, no shedding)": {"WEB_THREADS": "4", "ADMISSION_MAX_CONCURRENT": "0"},
     "shedding (defaults)": {},
 }
@@ -127,7 +128,7 @@ class Target:
 def report(name: str, multiple: float, rate: float, result: Result) -> str:
     ms = {q: percentile(result.ok, q) * 1000 for q in (50, 99)}
     shed = len(result.shed) / max(1, result.total)
-    return (f"{name:36} {multiple:4.1f}x {rate:5.0f}/s  ok {len(result.ok) / result.seconds:5.0f}/s  "
+    return (f"{name:34} {multiple:4.1f}x {rate:5.0f}/s  ok {len(result.ok) / result.seconds:5.0f}/s  "
             f"p50 {ms[50]:7.0f} ms  p99 {ms[99]:7.0f} ms  503 {shed:6.1%} "
             f"(p99 {percentile(result.shed, 99) * 1000:5.0f} ms)  errors {result.errors or 0}")
 
@@ -190,12 +191,12 @@ def main() -> None:
             server.terminate()
             server.wait(30)
 
-    print("\np99 of answered forecasts, before / shedding (same rate):")
+    print(f"\np99 of answered forecasts, {first} / each other configuration (same rate):")
     before = {m: r for n, m, _, r in rows if n == first}
     for name, multiple, rate, result in rows:
         if name != first:
             ratio = percentile(before[multiple].ok, 99) / percentile(result.ok, 99)
-            print(f"  {multiple:.1f}x capacity ({rate:.0f}/s): {ratio:.1f}x")
+            print(f"  {name}, {multiple:.1f}x capacity ({rate:.0f}/s): {ratio:.1f}x")
 
 if __name__ == "__main__":
     main()

@@ -5,16 +5,20 @@ capacity that queue grows and every request waits in it (offered 200/s against ~
 10 s, p99 20 s, no error). Here at most ADMISSION_MAX_WAITING more requests may wait for a slot,
 each for at most ADMISSION_WAIT_SECONDS; any other request is answered 503 with Retry-After at
 once, so the requests admitted keep a bounded latency. The processes run more threads than
-they admit and queue (WEB_THREADS), so spare threads are free to answer those 503s. Health and
-metrics are never shed: probes must see a busy server as alive.
+they admit and queue (WEB_THREADS), so spare threads are free to answer those 503s.
+
+It wraps the WSGI application (mlops_site/wsgi.py) rather than sitting in Django's middleware:
+a refusal then costs no request object, middleware or signal, which is what keeps refusing
+cheap when refusals are most of the traffic. Health and metrics are never shed: probes must
+see a busy server as alive.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 
 from django.conf import settings
-from django.http import JsonResponse
 from prometheus_client import Counter
 
 NEVER_SHED = ("/v1/health", "/metrics")
@@ -47,28 +51,32 @@ class Admission:
             self._present -= 1
 
 
-class AdmissionMiddleware:
-    def __init__(self, get_response):
-        self.get_response = get_response
+class AdmissionControl:
+    """WSGI middleware: admit, or answer 503 JSON with Retry-After."""
+
+    def __init__(self, application) -> None:
+        self.application = application
         slots = settings.ADMISSION_MAX_CONCURRENT
         self.admission = Admission(slots, settings.ADMISSION_MAX_WAITING) if slots else None
+        self.wait_seconds = settings.ADMISSION_WAIT_SECONDS
+        retry_after = settings.ADMISSION_RETRY_AFTER_SECONDS
+        self.refusal = json.dumps({
+            "detail": f"the server is overloaded (this process is working on {slots} requests with "
+                      f"{settings.ADMISSION_MAX_WAITING} waiting); retry in {retry_after} s",
+            "overloaded": True,
+        }).encode()
+        self.refusal_headers = [("Content-Type", "application/json"), ("Content-Length", str(len(self.refusal))),
+                                ("Retry-After", str(retry_after))]
 
-    def __call__(self, request):
-        if self.admission is None or request.path in NEVER_SHED:
-            return self.get_response(request)
-        if not self.admission.enter(settings.ADMISSION_WAIT_SECONDS):
-            return self._shed()
+    def __call__(self, environ, start_response):
+        if self.admission is None or environ.get("PATH_INFO") in NEVER_SHED:
+            return self.application(environ, start_response)
+        if not self.admission.enter(self.wait_seconds):
+            SHED.inc()
+            start_response("503 Service Unavailable", list(self.refusal_headers))
+            return [self.refusal]
         try:
-            return self.get_response(request)
+            # Django has built the whole response by now (a streamed file keeps no slot).
+            return self.application(environ, start_response)
         finally:
             self.admission.leave()
-
-    def _shed(self) -> JsonResponse:
-        SHED.inc()
-        retry_after = settings.ADMISSION_RETRY_AFTER_SECONDS
-        response = JsonResponse(
-            {"detail": f"the server is overloaded (this process is working on {self.admission.slots} requests "
-                       f"and has {self.admission.waiting} waiting); retry in {retry_after} s", "overloaded": True},
-            status=503, headers={"Retry-After": str(retry_after)})
-        response._has_been_logged = True  # counted above: an error line per shed request would add to the load
-        return response

@@ -93,6 +93,7 @@ def test_every_seed_variable_is_read(monkeypatch, tmp_path):
         ("TRUSTED_PROXIES", "10.0.0.0/8, proxy.local", "'proxy.local' is not an IP address"),
         ("TOKEN_RATE_LIMIT", "10 per minute", "must be a rate"),
         ("LOGIN_RATE_LIMIT", "0/m", "must be a rate"),
+        ("ADMISSION_MAX_CONCURRENT", "16", "must be below WEB_THREADS"),
     ],
 )
 def test_a_bad_value_names_the_variable(monkeypatch, tmp_path, variable, value, problem):
