@@ -32,8 +32,8 @@ def main() -> None:
     import torch
     from django.contrib.auth import get_user_model
 
+    from access.models import ApiToken
     from inference.forecasting import forecast_cell
-    from mlops_site.models import ApiToken
     from performance.services import election
     from registry import mirror, mlflow_gateway, services as registry_services
     from telemetry.sources import latest_source

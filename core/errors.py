@@ -9,6 +9,7 @@ class DomainError(Exception):
     """Base class: a message meant for the caller, plus optional structured details."""
 
     status_code = 400
+    retry_after: int | None = None  # seconds; sent as the Retry-After header when set
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
@@ -34,6 +35,16 @@ class Invalid(DomainError):
     """Input that is well-formed but not acceptable (unknown fields, out-of-range values)."""
 
     status_code = 422
+
+
+class TooManyRequests(DomainError):
+    """Over a rate limit; `retry_after` says when the caller may try again."""
+
+    status_code = 429
+
+    def __init__(self, message: str, *, retry_after: int, **details: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **details)
+        self.retry_after = retry_after
 
 
 class DependencyDown(DomainError):

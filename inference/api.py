@@ -7,10 +7,11 @@ from datetime import datetime
 
 from ninja import Field, Query, Router, Schema
 
+from access.auth import READ_AUTH
+from access.responses import errors
 from core.errors import FIELD_NAME_PATTERN
 from inference.forecasting import forecast_cell
 from inference.readiness import cell_readiness
-from mlops_site.auth import READ_AUTH
 
 router = Router(tags=["inference"])
 
@@ -42,7 +43,7 @@ class InferenceOut(Schema):
     predictions: list[Prediction]
 
 
-@router.post("", response=InferenceOut, auth=READ_AUTH)
+@router.post("", response={200: InferenceOut, **errors(400, 401, 403, 404, 409, 422, 502, 503)}, auth=READ_AUTH)
 def infer(request, body: InferenceIn):
     """Without model_id: the field's elected best (409 until the field is evaluated).
     422 when the cell lacks enough recent complete windows; 503 when the data source is down."""
@@ -68,7 +69,7 @@ class ReadinessOut(Schema):
     unchecked_cells: list[int]
 
 
-@router.get("/cells", response=ReadinessOut, auth=READ_AUTH)
+@router.get("/cells", response={200: ReadinessOut, **errors(401, 404, 409, 422, 502, 503)}, auth=READ_AUTH)
 def ready_cells(request, output_field: str = Query(..., pattern=FIELD_NAME_PATTERN), model_id: uuid.UUID | None = None):
     """Which cells can be forecast now with the model that would run (the field's best, or
     model_id): each cell's complete contiguous latest windows against the lookback it needs.

@@ -15,12 +15,12 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from core.errors import Conflict, Invalid
+from core.errors import Conflict, Invalid, NotFound
 from inference import cache
 from inference.instruments import INFERENCE_SECONDS, INFERENCES
 from registry import selectors as registry_selectors
 from telemetry.frame import WindowFrame
-from telemetry.sources import latest_source
+from telemetry.sources import is_known_cell, latest_source
 
 
 @dataclass
@@ -99,6 +99,8 @@ def forecast_cell(*, output_field: str, cell_id: int, model_id=None) -> Forecast
                                   count=bundle.lookback, fields=fields)
     found = complete_tail(frame, bundle.input_fields, bundle.output_fields)
     if found < bundle.lookback:
+        if not is_known_cell(cell_id, source):  # only asked when the forecast cannot run
+            raise NotFound(f"cell {cell_id} is unknown to {source.name} (GET /v1/inference/cells lists the cells)")
         raise Invalid(
             f"cell {cell_id} has {found} complete contiguous windows of {bundle.window_seconds} s at the end of "
             f"its data in {source.name}; {entry.model_name} needs {bundle.lookback}",

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, ValidationError
 
+from access.api import router as access_router
+from access.auth import WRITE_AUTH
 from core.errors import DomainError
 from inference.api import router as inference_router
-from mlops_site.auth import WRITE_AUTH
 from mlops_site.health import run_checks
-from mlops_site.tokens_api import router as tokens_router
 from performance.api import router as performance_router
 from registry.api import router as registry_router
 from training.api import router as training_router
@@ -29,7 +29,10 @@ api = NinjaAPI(
 
 @api.exception_handler(DomainError)
 def domain_error(request, error: DomainError):
-    return api.create_response(request, {"detail": error.message, **error.details}, status=error.status_code)
+    response = api.create_response(request, {"detail": error.message, **error.details}, status=error.status_code)
+    if error.retry_after is not None:
+        response["Retry-After"] = str(error.retry_after)
+    return response
 
 
 @api.exception_handler(ValidationError)
@@ -53,6 +56,12 @@ def not_found(request, error):
     return api.create_response(request, {"detail": str(error) or "not found"}, status=404)
 
 
+def unknown_endpoint(request, rest: str = ""):
+    """Everything under /v1/ that no operation matches (Django would answer its HTML 404)."""
+    return JsonResponse({"detail": f"no such endpoint: {request.method} {request.path} (the API is at /v1/docs)"},
+                        status=404)
+
+
 class HealthOut(Schema):
     status: str
     checks: dict[str, dict[str, Any]]
@@ -67,7 +76,7 @@ def health(request):
     return Status(200 if healthy else 503, {"status": status, "checks": checks})
 
 
-api.add_router("/auth", tokens_router)
+api.add_router("/auth", access_router)
 api.add_router("/", registry_router)
 api.add_router("/training", training_router)
 api.add_router("/inference", inference_router)

@@ -7,7 +7,9 @@ ValueError, or silently read "maybe" as False).
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,6 +19,8 @@ from django.core.exceptions import ImproperlyConfigured
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 _DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql", "pgsql")
+_RATE = re.compile(r"^(\d+)/(\d*)(s|sec|m|min|h|hour|d|day)$")
+_PERIOD_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class EnvReader:
@@ -90,6 +94,25 @@ class EnvReader:
             return self._env.cache_url_config(url)
         except Exception as error:  # django-environ raises several types for a bad URL
             raise self._fail(name, f"not a cache URL ({error})") from None
+
+    def rate(self, name: str, default: str) -> tuple[int, int]:
+        """'10/m', '100/h', '5/30s' → (attempts, seconds)."""
+        value = self._raw(name) or default
+        match = _RATE.match(value)
+        count, seconds = (int(match[1]), int(match[2] or 1) * _PERIOD_SECONDS[match[3][0]]) if match else (0, 0)
+        if count < 1 or seconds < 1:
+            raise self._fail(name, "must be a rate such as 10/m, 100/h or 5/30s (attempts per period)")
+        return count, seconds
+
+    def networks(self, name: str) -> list[str]:
+        """A comma-separated list of addresses or CIDR networks (IPv4 or IPv6)."""
+        items = self.list(name)
+        for item in items:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise self._fail(name, f"{item!r} is not an IP address or network (e.g. 10.0.0.0/8)") from None
+        return items
 
     def int_list(self, name: str) -> list[int]:
         items = self.list(name)

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "django_q",
     "ninja",  # serves the API docs' Swagger UI from static files instead of a CDN
     "mlops_site",
+    "access",
     "telemetry",
     "registry",
     "training",
@@ -102,7 +103,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "mlops_site.context_processors.roles",
+                "access.context_processors.roles",
             ],
         },
     },
@@ -272,6 +273,24 @@ EVALUATION_CELLS = env.int_list("EVALUATION_CELLS")
 EVALUATION_MAX_ORIGINS_PER_CELL = env.int("EVALUATION_MAX_ORIGINS_PER_CELL", 1000, min=1)
 INFERENCE_CACHE_SIZE = env.int("INFERENCE_CACHE_SIZE", 32, min=1)
 
+# --- Web processes (gunicorn: mlops_site/gunicorn_conf.py) ------------------------------------------
+WEB_WORKERS = env.int("WEB_WORKERS", 2, min=1)
+WEB_THREADS = env.int("WEB_THREADS", 16, min=1)
+# Load shedding (mlops_site/admission.py): requests each process works on at once (0: no limit),
+# how many more may wait for a slot and for how long; any other gets 503 with this Retry-After.
+# Defaults measured on 2 cores (bench/load.py): 2 slots held p99 under 0.7 s at 3x capacity,
+# where 4 slots with 8 waiting let GIL contention slow the refusals themselves (p99 20 s).
+ADMISSION_MAX_CONCURRENT = env.int("ADMISSION_MAX_CONCURRENT", 2, min=0)
+ADMISSION_MAX_WAITING = env.int("ADMISSION_MAX_WAITING", 4, min=0)
+ADMISSION_WAIT_SECONDS = env.float("ADMISSION_WAIT_SECONDS", 0.25, min=0, max=30)
+ADMISSION_RETRY_AFTER_SECONDS = env.int("ADMISSION_RETRY_AFTER_SECONDS", 1, min=1)
+if ADMISSION_MAX_CONCURRENT and ADMISSION_MAX_CONCURRENT + ADMISSION_MAX_WAITING >= WEB_THREADS:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        f"ADMISSION_MAX_CONCURRENT + ADMISSION_MAX_WAITING ({ADMISSION_MAX_CONCURRENT + ADMISSION_MAX_WAITING}) "
+        f"must be below WEB_THREADS ({WEB_THREADS}): spare threads answer the 503s of a saturated process")
+
 # --- API ---------------------------------------------------------------------------------------
 API_PUBLIC_READS = env.bool("API_PUBLIC_READS", False)
 API_PAGE_SIZE_MAX = 500
@@ -299,11 +318,18 @@ else:
     Q_CLUSTER["orm"] = "default"
 
 # --- Caches, metrics ------------------------------------------------------------------------------
-# A shared cache (CACHE_URL=redis://…) makes the token endpoint's rate limit hold across processes.
+# A shared cache (CACHE_URL=rediscache://…) makes the sign-in rate limits hold across processes.
 CACHES = {"default": env.cache("CACHE_URL", "locmemcache://")}
 # Prometheus: GET /metrics needs this key (Authorization: Bearer <key>); unset, the endpoint is off.
 METRICS_KEY = env.str("METRICS_KEY")
-TOKEN_RATE_LIMIT = env.str("TOKEN_RATE_LIMIT", "10/m")
+
+# --- Client addresses and sign-in throttles (access.clients, access.throttle) --------------------
+# X-Forwarded-For is believed only from these direct peers (addresses or CIDRs of your reverse
+# proxies); the client is then the right-most forwarded address that is not one of them.
+TRUSTED_PROXIES = env.networks("TRUSTED_PROXIES")
+# Attempts per client address and, separately, per user name: (count, seconds).
+TOKEN_RATE_LIMIT = env.rate("TOKEN_RATE_LIMIT", "10/m")  # POST /v1/auth/token
+LOGIN_RATE_LIMIT = env.rate("LOGIN_RATE_LIMIT", "10/m")  # POST /login/
 
 # --- Logging -----------------------------------------------------------------------------------
 # Structured logs through structlog: JSON lines in production (LOG_FORMAT=json), readable text

@@ -1,9 +1,10 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import path, re_path
 
+from access.views import LoginView
 from inference import views as inference_views
-from mlops_site.api import api
+from mlops_site.api import api, unknown_endpoint
 from mlops_site.metrics import metrics_view
 from performance import views as performance_views
 from registry import views as registry_views
@@ -11,9 +12,11 @@ from training import views as training_views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("v1/", unknown_endpoint),  # before the API, whose root answers Django's HTML 404
     path("v1/", api.urls),
+    re_path(r"^v1/(?P<rest>.*)$", unknown_endpoint),
     path("metrics", metrics_view, name="metrics"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", performance_views.dashboard, name="dashboard"),
     path("partials/dashboard/", performance_views.dashboard_table, name="dashboard-table"),

@@ -9,9 +9,10 @@ from typing import Annotated, Any, Literal
 from django.conf import settings
 from ninja import Field, Path, Query, Router, Schema
 
+from access.auth import READ_AUTH, WRITE_AUTH, caller
+from access.paging import Page, PageParams, page_of
+from access.responses import errors
 from core.errors import FIELD_NAME_PATTERN, NotFound
-from mlops_site.auth import READ_AUTH, WRITE_AUTH, caller
-from mlops_site.paging import Page, PageParams, page_of
 from performance import degradation, selectors
 from performance.models import ScoreRecord
 from performance.services import election
@@ -124,29 +125,32 @@ def evaluation_out(field: str, records: list[ScoreRecord], metric: str | None = 
     }
 
 
-@router.post("/{field}/evaluate", response=EvaluationOut, auth=WRITE_AUTH)
+@router.post("/{field}/evaluate", response={200: EvaluationOut, **errors(401, 403, 404, 422, 502, 503)},
+             auth=WRITE_AUTH)
 def evaluate(request, field: KpiField, metric: Metric = "rmse"):
     """Score every model of the field on recent unseen windows (with naive baselines) and elect the best."""
     evaluation = election.field_evaluate(field=field, metric=metric, user=caller(request))
     return evaluation_out(field, evaluation.records, metric)
 
 
-@router.get("/{field}", response=EvaluationOut, auth=READ_AUTH)
+@router.get("/{field}", response={200: EvaluationOut, **errors(401, 404, 422, 503)}, auth=READ_AUTH)
 def last_evaluation(request, field: KpiField):
     """The last evaluation as stored (no scoring)."""
     election.check_field(field)
     return evaluation_out(field, selectors.last_evaluation(field))
 
 
-@router.get("/{field}/best", response=BestOut, auth=READ_AUTH)
+@router.get("/{field}/best", response={200: BestOut, **errors(401, 404, 422, 503)}, auth=READ_AUTH)
 def best(request, field: KpiField):
+    election.check_field(field)
     found = registry_selectors.field_best(field)
     if found is None:
         raise NotFound(f"no best model is elected for {field}; evaluate the field first")
     return best_out(found)
 
 
-@router.post("/{field}/set-best/{model_id}", response=BestOut, auth=WRITE_AUTH)
+@router.post("/{field}/set-best/{model_id}", response={200: BestOut, **errors(401, 403, 404, 409, 422, 502, 503)},
+             auth=WRITE_AUTH)
 def set_best(request, field: KpiField, model_id: uuid.UUID):
     """Override the best without re-evaluating; the model's latest score becomes the baseline."""
     return best_out(election.field_best_override(field=field, model_id=model_id, user=caller(request)))
@@ -166,7 +170,8 @@ class MonitorOut(Schema):
     measured_at: datetime
 
 
-@router.post("/{field}/monitor", response=MonitorOut, auth=WRITE_AUTH)
+@router.post("/{field}/monitor", response={200: MonitorOut, **errors(401, 403, 404, 409, 422, 502, 503)},
+             auth=WRITE_AUTH)
 def monitor(request, field: KpiField):
     """Re-score only the best model and record it; never changes the best."""
     check = election.field_best_check(field=field, user=caller(request))
@@ -197,7 +202,7 @@ class StatusOut(Schema):
     below_naive: bool
 
 
-@router.get("/{field}/status", response=StatusOut, auth=READ_AUTH)
+@router.get("/{field}/status", response={200: StatusOut, **errors(401, 404, 422, 503)}, auth=READ_AUTH)
 def status(request, field: KpiField):
     """The field's persisted monitor state."""
     election.check_field(field)
@@ -223,7 +228,7 @@ class HistoryFilters(Schema):
     model_id: uuid.UUID | None = None
 
 
-@router.get("/{field}/history", response=Page[ScoreOut], auth=READ_AUTH)
+@router.get("/{field}/history", response={200: Page[ScoreOut], **errors(401, 404, 422, 503)}, auth=READ_AUTH)
 def history(request, field: KpiField, filters: Query[HistoryFilters], paging: Query[PageParams]):
     """Every score recorded for the field, oldest first."""
     election.check_field(field)

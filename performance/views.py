@@ -10,8 +10,8 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from access.roles import operator_required
 from core.errors import DomainError
-from mlops_site.roles import operator_required
 from performance import degradation, metrics, selectors
 from performance.models import ScoreRecord
 from performance.selectors import BaselineStep

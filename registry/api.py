@@ -9,9 +9,10 @@ from typing import Annotated, Any, Literal
 from django.http import HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 
+from access.auth import READ_AUTH, WRITE_AUTH, caller
+from access.paging import Page, PageParams, page_of
+from access.responses import errors
 from core.errors import FIELD_NAME_PATTERN
-from mlops_site.auth import READ_AUTH, WRITE_AUTH, caller
-from mlops_site.paging import Page, PageParams, page_of
 from registry import details, selectors, services
 from registry.models import (
     BOUNDS,
@@ -37,7 +38,7 @@ class FieldsOut(Schema):
     fields: list[FieldOut]
 
 
-@router.get("/fields", response=FieldsOut, auth=READ_AUTH, exclude_none=True)
+@router.get("/fields", response={200: FieldsOut, **errors(401, 422, 502, 503)}, auth=READ_AUTH, exclude_none=True)
 def list_fields(request, include_model_status: bool = False):
     """KPI fields the data source offers (its columns minus metadata)."""
     source = history_source()
@@ -129,7 +130,7 @@ def model_out(model: ModelConfig, extra: dict[str, Any] | None = None) -> dict[s
     }
 
 
-@router.get("/models", response=Page[ModelOut], auth=READ_AUTH)
+@router.get("/models", response={200: Page[ModelOut], **errors(401, 422, 503)}, auth=READ_AUTH)
 def list_models(request, paging: Query[PageParams], include_details: bool = False,
                 output_field: str | None = Query(None, pattern=FIELD_NAME_PATTERN)):
     """Models, oldest first. `include_details` adds training status, scores and best-for fields."""
@@ -139,20 +140,20 @@ def list_models(request, paging: Query[PageParams], include_details: bool = Fals
     return page
 
 
-@router.post("/models", response={201: ModelOut}, auth=WRITE_AUTH)
+@router.post("/models", response={201: ModelOut, **errors(400, 401, 403, 409, 422, 502, 503)}, auth=WRITE_AUTH)
 def create_model(request, body: ModelIn):
     """Validates the fields against the data source (422 names the unknown ones)."""
     model = services.model_config_create(**body.dict(), user=caller(request))
     return Status(201, model_out(selectors.model_get(model.id)))
 
 
-@router.get("/models/{model_id}", response=ModelOut, auth=READ_AUTH)
+@router.get("/models/{model_id}", response={200: ModelOut, **errors(401, 404, 422, 503)}, auth=READ_AUTH)
 def get_model(request, model_id: uuid.UUID, include_details: bool = False):
     model = selectors.model_get(model_id)
     return model_out(model, details.collect([model]).get(model.id) if include_details else None)
 
 
-@router.delete("/models/{model_id}", response={204: None}, auth=WRITE_AUTH)
+@router.delete("/models/{model_id}", response={204: None, **errors(401, 403, 404, 409, 422, 503)}, auth=WRITE_AUTH)
 def delete_model(request, model_id: uuid.UUID):
     """Removes the model from the database now and from MLflow as soon as it answers."""
     services.model_config_delete(model=selectors.model_get(model_id), user=caller(request))

@@ -8,8 +8,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 
+from access.roles import operator_required
 from core.errors import Conflict, DomainError
-from mlops_site.roles import operator_required
 from registry import selectors, services
 from registry.models import BOUNDS, TRAINING_BOUNDS, Architecture, TargetMode
 from telemetry.sources import available_fields

@@ -18,8 +18,8 @@ case "${1:-web}" in
   web)
     python manage.py migrate --noinput
     python manage.py bootstrap
-    exec gunicorn mlops_site.wsgi --bind "${API_HOST:-0.0.0.0}:${API_PORT:-8060}" --workers "${WEB_WORKERS:-3}" \
-      --threads 4 --timeout 120 --access-logfile - ;;
+    # WEB_WORKERS, WEB_THREADS, keep-alive (75 s: the 2 s default reset pooled clients): see the file.
+    exec gunicorn -c mlops_site/gunicorn_conf.py mlops_site.wsgi ;;
   worker)
     exec python manage.py worker ;;
   *)

@@ -8,6 +8,7 @@ Sources are built once per process and per settings (tests override settings fre
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -110,3 +111,20 @@ def available_fields(source: TelemetrySource | None = None) -> list[str]:
         if settings.FIELD_DISCOVERY_CACHE_SECONDS:
             cache.set(cache_key, fields, settings.FIELD_DISCOVERY_CACHE_SECONDS)
     return fields
+
+
+_cell_lists: dict[int, tuple[float, frozenset[int]]] = {}  # id(source) -> (read at, cells)
+
+
+def is_known_cell(cell_index: int, source: TelemetrySource) -> bool:
+    """Whether the source lists the cell. The list (it may hold 50,000 cells) is kept in the
+    process; a cell missing from it re-reads the list at most every FIELD_DISCOVERY_CACHE_SECONDS,
+    so new cells are found and requests for unknown ones cannot make each request re-list."""
+    read_at, cells = _cell_lists.get(id(source), (None, frozenset()))
+    if cell_index in cells:
+        return True
+    now = time.monotonic()
+    if read_at is None or now - read_at >= settings.FIELD_DISCOVERY_CACHE_SECONDS:
+        cells = frozenset(int(c) for c in source.cells())
+        _cell_lists[id(source)] = (now, cells)
+    return cell_index in cells

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from mlops_site.models import ApiToken
+from access.models import ApiToken
 
 
 def required_service(variable: str, what: str, prefix: str = "") -> str:

@@ -52,7 +52,7 @@ def test_security_headers_and_request_ids(client):
 def test_token_endpoint_issues_hashed_tokens_and_is_rate_limited(client, user, settings):
     from django.core.cache import cache
 
-    from mlops_site.models import ApiToken, hash_token
+    from access.models import ApiToken, hash_token
 
     cache.clear()
     body = {"username": "alice", "password": "secret-pw", "name": "ci"}

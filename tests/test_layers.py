@@ -1,5 +1,7 @@
-"""The design's layering, enforced: performance → inference → training → registry → telemetry.
-An app may import the apps to its right, never those to its left (tests and migrations aside)."""
+"""The design's layering, enforced: mlops_site → performance → inference → training → registry →
+telemetry → access → core. A package may import those to its right, never those to its left
+(tests and migrations aside): mlops_site (settings, URLs, the API's wiring) is imported by no
+app, and core imports none."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYERS = ["performance", "inference", "training", "registry", "telemetry"]
+LAYERS = ["mlops_site", "performance", "inference", "training", "registry", "telemetry", "access", "core"]
 
 
 def imported_apps(path: Path) -> set[str]:
@@ -32,3 +34,8 @@ def test_no_app_imports_a_layer_above_it(app):
         if "migrations" not in path.parts and imported_apps(path) & above
     }
     assert offenders == {}
+
+
+def test_every_package_has_a_layer():
+    packages = {p.parent.name for p in ROOT.glob("*/__init__.py")} - {"tests", "bench", "scripts"}
+    assert packages == set(LAYERS)

@@ -90,12 +90,25 @@ def test_every_seed_variable_is_read(monkeypatch, tmp_path):
         ("MLFLOW_TRACKING_URI", "mlflow:5000", "must be a URL"),
         ("TELEMETRY_SOURCE", "kafka", "must be one of"),
         ("LOG_LEVEL", "LOUD", "must be one of"),
+        ("TRUSTED_PROXIES", "10.0.0.0/8, proxy.local", "'proxy.local' is not an IP address"),
+        ("TOKEN_RATE_LIMIT", "10 per minute", "must be a rate"),
+        ("LOGIN_RATE_LIMIT", "0/m", "must be a rate"),
+        ("ADMISSION_MAX_CONCURRENT", "16", "must be below WEB_THREADS"),
     ],
 )
 def test_a_bad_value_names_the_variable(monkeypatch, tmp_path, variable, value, problem):
     with pytest.raises(ImproperlyConfigured) as error:
         load(monkeypatch, tmp_path, **{variable: value})
     assert variable in str(error.value) and problem in str(error.value)
+
+
+def test_client_addresses_and_sign_in_limits(monkeypatch, tmp_path):
+    s = load(monkeypatch, tmp_path)
+    assert (s["TRUSTED_PROXIES"], s["TOKEN_RATE_LIMIT"], s["LOGIN_RATE_LIMIT"]) == ([], (10, 60), (10, 60))
+    s = load(monkeypatch, tmp_path, TRUSTED_PROXIES="10.0.0.0/8, 2001:db8::1", TOKEN_RATE_LIMIT="100/h",
+             LOGIN_RATE_LIMIT="5/30s")
+    assert (s["TRUSTED_PROXIES"], s["TOKEN_RATE_LIMIT"], s["LOGIN_RATE_LIMIT"]) == (
+        ["10.0.0.0/8", "2001:db8::1"], (100, 3600), (5, 30))
 
 
 def test_a_bad_value_stops_start_up(tmp_path):

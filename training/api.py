@@ -8,8 +8,9 @@ from typing import Literal
 
 from ninja import Field, Query, Router, Schema, Status
 
-from mlops_site.auth import READ_AUTH, WRITE_AUTH, caller
-from mlops_site.paging import Page, PageParams, page_of
+from access.auth import READ_AUTH, WRITE_AUTH, caller
+from access.paging import Page, PageParams, page_of
+from access.responses import errors
 from registry import selectors as registry_selectors
 from training import selectors, services
 from training.models import JobStatus, TrainingJob
@@ -17,10 +18,15 @@ from training.models import JobStatus, TrainingJob
 router = Router(tags=["training"])
 
 
+_LOOKBACK_MIN, _LOOKBACK_MAX = services.lookback_range()  # the settings' bounds, read at start-up
+
+
 class TrainIn(Schema):
     model_id: uuid.UUID
     lookback_seconds: int | None = Field(
-        None, description="history to train on; default TRAINING_DEFAULT_LOOKBACK_SECONDS"
+        None, ge=_LOOKBACK_MIN, le=_LOOKBACK_MAX,
+        description=f"history to train on, {_LOOKBACK_MIN}-{_LOOKBACK_MAX} s (TRAINING_MIN/MAX_LOOKBACK_SECONDS); "
+                    "default TRAINING_DEFAULT_LOOKBACK_SECONDS",
     )
 
 
@@ -69,7 +75,7 @@ def job_out(job: TrainingJob) -> dict:
     }
 
 
-@router.post("/train", response={202: JobOut}, auth=WRITE_AUTH)
+@router.post("/train", response={202: JobOut, **errors(400, 401, 403, 404, 409, 422, 503)}, auth=WRITE_AUTH)
 def train(request, body: TrainIn):
     """Queue a training job (202). 404 unknown model, 409 while the model has an active job."""
     model = registry_selectors.model_get(body.model_id)
@@ -85,7 +91,7 @@ class JobFilters(Schema):
     )
 
 
-@router.get("/jobs", response=Page[JobOut], auth=READ_AUTH)
+@router.get("/jobs", response={200: Page[JobOut], **errors(401, 422, 503)}, auth=READ_AUTH)
 def list_jobs(request, filters: Query[JobFilters], paging: Query[PageParams]):
     """Newest first."""
     page = page_of(selectors.job_list(model_id=filters.model_id, status=filters.status), paging)
@@ -93,14 +99,14 @@ def list_jobs(request, filters: Query[JobFilters], paging: Query[PageParams]):
     return page
 
 
-@router.get("/jobs/{job_id}", response=JobDetailOut, auth=READ_AUTH)
+@router.get("/jobs/{job_id}", response={200: JobDetailOut, **errors(401, 404, 422, 503)}, auth=READ_AUTH)
 def get_job(request, job_id: uuid.UUID):
     """The job with its loss curve."""
     job = selectors.job_get(job_id)
     return {**job_out(job), "history": selectors.job_curve(job)}
 
 
-@router.delete("/jobs/{job_id}", response=JobOut, auth=WRITE_AUTH)
+@router.delete("/jobs/{job_id}", response={200: JobOut, **errors(401, 403, 404, 409, 422, 503)}, auth=WRITE_AUTH)
 def cancel_job(request, job_id: uuid.UUID):
     """Queued: cancelled at once. Running: stops within one epoch. Finished: 409."""
     job = services.training_job_cancel(job=selectors.job_get(job_id), user=caller(request))

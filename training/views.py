@@ -9,8 +9,8 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from access.roles import operator_required
 from core.errors import DomainError, NotFound
-from mlops_site.roles import operator_required
 from registry import selectors as registry_selectors
 from training import selectors, services
 from training.models import ACTIVE

@@ -82,7 +82,7 @@ def test_error_codes(api, model, make_model, settings):
     assert short.status_code == 422
     assert short.json()["found"] == 5 and short.json()["needed"] == 12 and "5 complete" in short.json()["detail"]
     unknown_cell = api.post("/inference", {**body, "cell_id": 1, "model_id": str(model.id)})
-    assert unknown_cell.status_code == 422 and unknown_cell.json()["found"] == 0
+    assert unknown_cell.status_code == 404 and "cell 1 is unknown" in unknown_cell.json()["detail"]
     assert api.post("/inference", {"cell_id": READY_CELL}).status_code == 422  # no field
 
     with socket.socket() as s:

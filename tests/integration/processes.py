@@ -107,10 +107,11 @@ def mlflow(folder: Path) -> Process:
     return server
 
 
-def web(folder: Path, env: dict) -> Process:
+def web(folder: Path, env: dict, workers: int = 1) -> Process:
+    """gunicorn with the configuration every web process uses (mlops_site/gunicorn_conf.py)."""
     port = free_port()
-    server = Process([sys.executable, "-m", "gunicorn", "mlops_site.wsgi", "--bind", f"127.0.0.1:{port}",
-                      "--workers", "1", "--timeout", "60"], f"http://127.0.0.1:{port}/v1/health",
-                     folder / "web.log", env=env)
+    server = Process([sys.executable, "-m", "gunicorn", "-c", "mlops_site/gunicorn_conf.py", "mlops_site.wsgi",
+                      "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--timeout", "60"],
+                     f"http://127.0.0.1:{port}/v1/health", folder / "web.log", env=env)
     server.url = f"http://127.0.0.1:{port}"
     return server

@@ -77,6 +77,8 @@ def test_error_codes(api, two_models, make_model):
     untrained = make_model(input_fields=["sinr_mean"], output_fields=[FIELD])
     assert api.post(f"/performance/{FIELD}/set-best/{untrained.id}").status_code == 409
     assert api.get("/performance/no_such_kpi/history").status_code == 404
+    unknown = api.get("/performance/no_such_kpi/best")
+    assert unknown.status_code == 404 and "unknown field 'no_such_kpi'" in unknown.json()["detail"]
 
 
 def test_set_best_records_who(api, two_models):

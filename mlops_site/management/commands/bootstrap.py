@@ -13,8 +13,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from access.models import ApiToken
 from core.errors import DomainError
-from mlops_site.models import ApiToken
 from mlops_site.schedules import ensure_schedules
 from registry import mlflow_gateway, services
 from registry.models import ModelConfig

@@ -5,10 +5,12 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth import authenticate
 from ninja import Field, Router, Schema, Status
-from ninja.throttling import AnonRateThrottle
 
+from access import throttle
+from access.clients import client_address
+from access.models import ApiToken
+from access.responses import errors
 from core.errors import DomainError
-from mlops_site.models import ApiToken
 
 router = Router(tags=["auth"])
 
@@ -29,10 +31,11 @@ class TokenOut(Schema):
     prefix: str
 
 
-@router.post("/token", response={201: TokenOut}, auth=None,
-             throttle=[AnonRateThrottle(settings.TOKEN_RATE_LIMIT)])
+@router.post("/token", response={201: TokenOut, **errors(400, 401, 422, 429, 503)}, auth=None)
 def issue_token(request, body: TokenIn):
-    """At most TOKEN_RATE_LIMIT requests per client address (429 beyond)."""
+    """At most TOKEN_RATE_LIMIT attempts per client address and per user name (429 beyond,
+    with Retry-After)."""
+    throttle.attempt("token", settings.TOKEN_RATE_LIMIT, address=client_address(request), user=body.username)
     user = authenticate(request, username=body.username, password=body.password)
     if user is None or not user.is_active:
         raise Unauthorized("wrong user name or password")

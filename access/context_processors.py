@@ -1,6 +1,6 @@
 from django.utils.functional import SimpleLazyObject
 
-from mlops_site.roles import is_operator as _is_operator
+from access.roles import is_operator as _is_operator
 
 
 def roles(request) -> dict:

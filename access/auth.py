@@ -15,9 +15,9 @@ from ninja.errors import HttpError
 from ninja.security import APIKeyCookie, APIKeyHeader, HttpBearer
 from ninja.utils import check_csrf
 
+from access.models import ApiToken, hash_token
+from access.roles import is_operator
 from core.errors import Forbidden
-from mlops_site.models import ApiToken, hash_token
-from mlops_site.roles import is_operator
 
 
 def user_for_token(token: str | None):
