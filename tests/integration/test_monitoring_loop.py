@@ -16,6 +16,7 @@ from telemetry import drift
 from telemetry.sources import history_source
 from tests.integration.workers import Worker, wait_for
 from training import pipeline, services as training_services
+from training.models import TrainingJob
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 FIELD = "sinr_mean"
@@ -101,7 +102,10 @@ def test_a_degraded_field_retrains_and_reelects_by_itself(drifting_field, worker
 def test_the_loop_finishes_after_a_worker_restart_mid_retraining(drifting_field, workers, api):
     first = workers("first", Q_WORKERS="1")
     follow(api, lambda seen: seen[-1] == "retraining", 180, first)
-    wait_for(lambda: FieldMonitor.objects.get(field=FIELD).waiting_job_ids, timeout=10, message="jobs")
+    waiting = wait_for(lambda: FieldMonitor.objects.get(field=FIELD).waiting_job_ids, timeout=10, message="jobs")
+    # Killed mid-job, so the next worker has something to recover (a job still in the broker needs nothing).
+    wait_for(lambda: TrainingJob.objects.filter(id__in=waiting, status="running").exists(), timeout=120,
+             message="a retraining job running")
     first.kill()
     second = workers("second", Q_WORKERS="1")
     seen = follow(api, lambda s: s[-1] == "monitoring", 300, second)
