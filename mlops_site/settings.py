@@ -271,6 +271,10 @@ API_PAGE_SIZE_MAX = 500
 Q_BROKER = env.str("Q_BROKER", "orm", choices=["orm", "redis"])
 Q_WORKERS = env.int("Q_WORKERS", 2, min=1)
 Q_TASK_TIMEOUT_SECONDS = env.int("Q_TASK_TIMEOUT_SECONDS", 3600, min=10)
+# SIGTERM/SIGINT to `manage.py worker`: running jobs get this long to stop on their own (a
+# training job fails at its next epoch); then the rest is killed and its jobs failed. Keep it
+# below the supervisor's kill timeout (compose stop_grace_period, systemd TimeoutStopSec).
+WORKER_STOP_GRACE_SECONDS = env.float("WORKER_STOP_GRACE_SECONDS", 20, min=0)
 Q_CLUSTER = {
     "name": "cellwise",
     "workers": Q_WORKERS,

@@ -7,7 +7,8 @@
    flag go through the job row once per epoch).
 4. Cancelled → stop, register nothing. Else write the weight bundle, log the MLflow run and
    version, record the `ModelVersion` and complete the job. Any failure fails the job with a
-   readable message and removes what was half-written.
+   readable message and removes what was half-written; a worker asked to stop (SIGTERM) fails
+   it at the next epoch or data request (`core.shutdown`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import structlog
 from django.conf import settings
 from django.db import transaction
 
+from core import shutdown
 from core.errors import DomainError
 from registry import services as registry_services
 from registry.models import ModelConfig
@@ -62,6 +64,7 @@ def fetch_samples(model: ModelConfig, *, lookback_seconds: int, job_id=None) -> 
     holdout = set(settings.TRAINING_HOLDOUT_CELLS)
     cells = [c for c in source.cells() if c not in holdout]
     for cell in cells:
+        shutdown.check()
         frame = source.windows(cell_index=cell, window_seconds=model.window_duration_seconds,
                                start=start, end=end, fields=fields)
         windows += len(frame)
@@ -105,7 +108,10 @@ def run(job_id) -> str:
         try:
             return _train(job)
         except Exception as error:  # every failure ends the job readably and frees the lock
-            log.exception("training job %s failed", job_id)
+            if isinstance(error, shutdown.WorkerStopped):
+                log.warning("training job %s stopped: %s", job_id, error.message)
+            else:
+                log.exception("training job %s failed", job_id)
             message = error.message if isinstance(error, DomainError) else f"{type(error).__name__}: {error}"
             services.training_job_fail(job_id=job_id, error=message)
             return "failed"
@@ -130,6 +136,7 @@ def _train(job: TrainingJob) -> str:
     curve: list[dict] = []
 
     def on_epoch(epoch: int, train_loss: float, val_loss: float) -> bool:
+        shutdown.check()  # a stopping worker fails the job here (WorkerStopped)
         curve.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss})
         return services.training_job_progress(job_id=job.id, epoch=epoch, train_loss=train_loss,
                                               val_loss=val_loss, history=curve)

@@ -206,6 +206,15 @@ def training_recover(*, stale_after_seconds: int | None = None) -> list[str]:
     return lines
 
 
+def training_jobs_fail_of_workers(*, workers: list[str], error: str) -> list[str]:
+    """Fail the running jobs of these worker ids (a stopping cluster killed them); a line per job."""
+    lines = []
+    for job in TrainingJob.objects.filter(status=JobStatus.RUNNING, worker__in=workers).select_related("model"):
+        if training_job_fail(job_id=job.id, error=error, actor="worker stop"):
+            lines.append(f"failed job {job.id} of {job.model.name}: {error}")
+    return lines
+
+
 def training_requeue_queued() -> list[str]:
     """Start-up only: queue again every job still `queued`. A dead cluster may have taken their
     tasks off the broker; the claim is conditional, so a duplicate task just finds nothing."""
