@@ -61,6 +61,21 @@ def _fresh_inference_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_process_state():
+    """Per-process state that would leak from one test into the next: what the dependency
+    breakers learnt, a worker stop request, the cached health answer."""
+    from core import resilience, shutdown
+    from mlops_site import health
+
+    resilience.reset()
+    shutdown.reset()
+    health.forget()
+    yield
+    resilience.reset()
+    shutdown.reset()
+
+
 @pytest.fixture
 def user(db, django_user_model):
     """An operator (may change things)."""
@@ -147,7 +162,8 @@ def _no_stray_database_sessions(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         from django.db import connection
 
-        if connection.vendor == "postgresql":
+        # A run without database tests never created the test database (and must not touch the real one).
+        if connection.vendor == "postgresql" and connection.settings_dict["NAME"].startswith("test_"):
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                                "WHERE datname = current_database() AND pid <> pg_backend_pid()")

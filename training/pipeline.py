@@ -23,7 +23,7 @@ import structlog
 from django.conf import settings
 from django.db import transaction
 
-from core import shutdown
+from core import resilience, shutdown
 from core.errors import DomainError
 from registry import services as registry_services
 from registry.models import ModelConfig
@@ -101,7 +101,8 @@ class EndedElsewhere(Exception):
 
 def run(job_id) -> str:
     """Run one job end to end; returns its final status."""
-    with structlog.contextvars.bound_contextvars(job_id=str(job_id)):  # on every log line of the job
+    # Every log line of the job names it; its data requests use the patient background profile.
+    with structlog.contextvars.bound_contextvars(job_id=str(job_id)), resilience.background():
         job = services.training_job_claim(job_id=job_id, worker=services.worker_id())
         if job is None:
             return "not claimed"

@@ -41,7 +41,7 @@ def stack(tmp_path):
     env.update({
         "DATABASE_URL": pg.url, "DATABASE_CONN_MAX_AGE": "0", "Q_BROKER": "redis", "REDIS_URL": redis.url,
         "MLFLOW_TRACKING_URI": tracking.url, "AWS_S3_ENDPOINT_URL": s3.url, "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test", "DATA_STORAGE_API_URL": storage.url, "DATA_STORAGE_RETRIES": "0",
+        "AWS_SECRET_ACCESS_KEY": "test", "DATA_STORAGE_API_URL": storage.url, "REQUEST_RETRIES": "0",
         "CLICKHOUSE_DSN": f"chdb://{tmp_path / 'chdb'}", "CELLWISE_VAR_DIR": str(tmp_path / "var"),
         "DJANGO_SETTINGS_MODULE": "mlops_site.settings",
     })
