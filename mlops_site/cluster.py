@@ -33,7 +33,7 @@ from django.dispatch import receiver
 from django_q import cluster as django_q_cluster
 from django_q.signals import post_spawn
 
-from core import shutdown
+from core import processes, shutdown
 
 log = logging.getLogger(__name__)
 
@@ -61,27 +61,6 @@ def _worker_spawned(sender, proc_name, **kwargs) -> None:
     shutdown.install_handler()
 
 
-def descendants(root: int) -> list[int]:
-    """Live processes below `root` (Linux /proc), children before grandchildren."""
-    children: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat") as stat:
-                state, ppid = stat.read().rpartition(")")[2].split()[:2]
-        except (OSError, ValueError):
-            continue
-        if state != "Z":
-            children.setdefault(int(ppid), []).append(int(entry.name))
-    found, queue = [], [root]
-    while queue:
-        for child in children.get(queue.pop(0), []):
-            found.append(child)
-            queue.append(child)
-    return found
-
-
 def _signal_all(pids: list[int], signum: int) -> None:
     for pid in pids:
         try:
@@ -102,7 +81,7 @@ def run(*, grace_seconds: float) -> None:
     # Remember the cluster's processes: if the sentinel dies, its workers are no longer ours to find.
     known: set[int] = set()
     while not stop.wait(1.0):
-        known = set(descendants(os.getpid()))
+        known = set(processes.descendants(os.getpid()))
         if not cluster.sentinel.is_alive():
             log.error("the django-q2 sentinel exited (code %s); stopping the worker", cluster.sentinel.exitcode)
             break
@@ -111,28 +90,21 @@ def run(*, grace_seconds: float) -> None:
 
 def _stop(cluster: _Cluster, *, grace_seconds: float, known: set[int]) -> None:
     deadline = time.monotonic() + grace_seconds
-    processes = sorted(known | set(descendants(os.getpid())))
-    log.info("stopping the worker: %d processes, %g s grace", len(processes), grace_seconds)
-    _signal_all(processes, signal.SIGTERM)  # workers: stop the running task; the others ignore it
+    # Only processes still in our group: a pid remembered a second ago may belong to someone else now.
+    members = sorted((known & set(processes.group_members(os.getpgrp()))) | set(processes.descendants(os.getpid())))
+    log.info("stopping the worker: %d processes, %g s grace", len(members), grace_seconds)
+    _signal_all(members, signal.SIGTERM)  # workers: stop the running task; the others ignore it
     if cluster.sentinel.is_alive():
         # set() waits for the sentinel to wake; should it die meanwhile, only this thread waits.
         threading.Thread(target=cluster.stop_event.set, daemon=True, name="stop-cluster").start()
         cluster.sentinel.join(max(0.0, deadline - time.monotonic()))
-    left = [pid for pid in processes if _alive(pid)] + [p for p in descendants(os.getpid()) if p not in processes]
+    left = sorted({pid for pid in members if processes.alive(pid)} | set(processes.descendants(os.getpid())))
     if left:
         log.warning("killing %d processes still running after the %g s grace period", len(left), grace_seconds)
         _signal_all(left, signal.SIGKILL)
         cluster.sentinel.join(5)
         _fail_jobs_of(left)
     log.info("the worker has stopped")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rpartition(")")[2].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def _fail_jobs_of(pids: list[int]) -> None:

@@ -15,6 +15,31 @@ import pytest
 from mlops_site.models import ApiToken
 
 
+def pytest_sessionfinish(session, exitstatus):
+    """A test must leave no process behind: fail the run, naming what is left (then end it)."""
+    import signal
+    import time
+
+    from core.processes import command_line, descendants
+
+    deadline = time.monotonic() + 5  # processes stopped by the last tests may take a moment to exit
+    while (left := descendants(os.getpid())) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if not left:
+        return
+    report = session.config.pluginmanager.get_plugin("terminalreporter")
+    report.ensure_newline()
+    report.write_line(f"{len(left)} processes started by the tests were left running:", red=True)
+    for pid in left:
+        report.write_line(f"  {pid}: {command_line(pid)[:200]}", red=True)
+    for pid in reversed(left):  # grandchildren first
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def required_service(variable: str, what: str, prefix: str = "") -> str:
     value = os.environ.get(variable, "")
     if not value.startswith(prefix) or not value:

@@ -3,7 +3,6 @@ accepts connections but never answers (a hung dependency)."""
 
 from __future__ import annotations
 
-import os
 import socket
 
 
@@ -33,19 +32,3 @@ class SilentServer:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def process_group(pgid: int) -> list[int]:
-    """Live (non-zombie) processes of a process group."""
-    members = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat") as stat:
-                fields = stat.read().rpartition(")")[2].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            members.append(int(entry.name))
-    return members

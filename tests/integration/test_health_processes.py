@@ -42,17 +42,19 @@ def stack(tmp_path):
         "DATABASE_URL": pg.url, "DATABASE_CONN_MAX_AGE": "0", "Q_BROKER": "redis", "REDIS_URL": redis.url,
         "MLFLOW_TRACKING_URI": tracking.url, "AWS_S3_ENDPOINT_URL": s3.url, "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test", "DATA_STORAGE_API_URL": storage.url, "REQUEST_RETRIES": "0",
+        "HEALTH_CACHE_SECONDS": "0",
         "CLICKHOUSE_DSN": f"chdb://{tmp_path / 'chdb'}", "CELLWISE_VAR_DIR": str(tmp_path / "var"),
         "DJANGO_SETTINGS_MODULE": "mlops_site.settings",
     })
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     app = web(tmp_path, env).start()
     started.append(app)
-    yield {"app": app, "pg": pg, "redis": redis, "s3": s3, "mlflow": tracking, "storage": storage, "env": env}
+    running = {"app": app, "pg": pg, "redis": redis, "s3": s3, "mlflow": tracking, "storage": storage, "env": env}
+    yield running
     for process in reversed(started):
         process.stop()
-    storage.stop()
-    redis.stop()
+    running["storage"].stop()  # the test restarts some of them: stop the instance running now
+    running["redis"].stop()
     try:
         pg.stop()
     except subprocess.CalledProcessError:

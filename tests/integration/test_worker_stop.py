@@ -12,9 +12,10 @@ import time
 
 import pytest
 
+from core.processes import group_members
 from core.shutdown import STOPPED
 from registry.models import ModelConfig
-from tests.integration.faults import SilentServer, process_group
+from tests.integration.faults import SilentServer
 from tests.integration.workers import Worker, wait_for
 from training import services
 from training.models import JobStatus, TrainingJob
@@ -53,7 +54,7 @@ def stopped_within(worker: Worker, seconds: float) -> float:
         worker.process.wait(timeout=seconds)
     except subprocess.TimeoutExpired:
         raise AssertionError(f"the worker was still running {seconds} s after SIGTERM; group members "
-                             f"{process_group(worker.process.pid)}; log:\n{worker.log()[-3000:]}") from None
+                             f"{group_members(worker.process.pid)}; log:\n{worker.log()[-3000:]}") from None
     return time.monotonic() - began
 
 
@@ -73,7 +74,7 @@ def test_sigterm_fails_the_running_job_and_stops_within_the_grace_period(tracked
 
     assert worker.process.returncode == 0, worker.log()[-2000:]
     assert took < 30, f"the job should stop at its next epoch, well inside the grace period ({took:.1f} s)"
-    assert process_group(worker.process.pid) == []  # sentinel, pusher, monitor and workers all gone
+    assert group_members(worker.process.pid) == []  # sentinel, pusher, monitor and workers all gone
     ended = job(queued.id)
     assert ended.status == JobStatus.FAILED and ended.error_message == STOPPED, ended.error_message
     assert ended.version is None and not ModelConfig.objects.get(id=model.id).is_training
@@ -92,7 +93,7 @@ def test_a_job_that_cannot_stop_is_killed_after_the_grace_period_and_failed(trac
         took = stopped_within(worker, 30)
 
     assert took >= 3, "the grace period is given before anything is killed"
-    assert process_group(worker.process.pid) == []
+    assert group_members(worker.process.pid) == []
     assert "killing" in worker.log()
     ended = job(queued.id)
     assert ended.status == JobStatus.FAILED and STOPPED in ended.error_message, (ended.worker, worker.log())
