@@ -195,6 +195,11 @@ else:
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": VAR_DIR / "bundles"},
     }
+# The MLflow client writes artifacts to S3 itself when the tracking server does not proxy them
+# (an s3:// artifact root instead of --artifacts-destination); same S3 as the bundles by default.
+MLFLOW_S3_ENDPOINT_URL = env.url("MLFLOW_S3_ENDPOINT_URL", AWS_S3_ENDPOINT_URL, schemes=("http", "https"))
+if MLFLOW_S3_ENDPOINT_URL:
+    os.environ.setdefault("MLFLOW_S3_ENDPOINT_URL", MLFLOW_S3_ENDPOINT_URL)
 STORAGES = {
     "default": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",

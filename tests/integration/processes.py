@@ -107,10 +107,10 @@ def mlflow(folder: Path) -> Process:
     return server
 
 
-def web(folder: Path, env: dict, *, threads: int = 1) -> Process:
+def web(folder: Path, env: dict, *, threads: int = 1, ready_path: str = "/v1/health") -> Process:
     port = free_port()
     server = Process([sys.executable, "-m", "gunicorn", "mlops_site.wsgi", "--bind", f"127.0.0.1:{port}",
-                      "--workers", "1", "--threads", str(threads), "--timeout", "60"],
-                     f"http://127.0.0.1:{port}/v1/health", folder / "web.log", env=env)
+                      "--workers", "1", "--threads", str(threads), "--timeout", "600"],
+                     f"http://127.0.0.1:{port}{ready_path}", folder / "web.log", env=env)
     server.url = f"http://127.0.0.1:{port}"
     return server
