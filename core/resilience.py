@@ -163,8 +163,9 @@ def call(dependency: str, attempt: Callable[[float], T], *, timeout: float,
                     left = min(timeout, max(_MIN_ATTEMPT_SECONDS, began + profile.deadline_seconds - time.monotonic()))
                 result = attempt(left)
     except BaseException as error:
-        if not retryable(error):
-            state.end_trial()
+        if not retryable(error):  # an answer (or a stop), not a failure of the dependency
+            if trial:
+                state.end_trial()
             raise
         reason = describe(error)
         state.record(ok=False, error=reason, trial=trial)

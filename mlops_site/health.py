@@ -6,8 +6,9 @@ without them. Optional (the answer says "degraded"): MLflow (a mirror), the mode
 
 Bounded in time whatever the dependencies do: the checks run in parallel and the answer waits
 at most HEALTH_TIMEOUT_SECONDS; a check still running then is "down" (no answer in time) and
-keeps its thread until it ends, meanwhile no second probe of that dependency starts. The answer
-is cached for HEALTH_CACHE_SECONDS per process, so a burst of probes costs one round.
+keeps its thread until it ends; meanwhile no second probe of that dependency starts and later
+rounds report it down without waiting for it again. The answer is cached for
+HEALTH_CACHE_SECONDS per process, so a burst of probes costs one round.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ CHECKS: dict[str, tuple[Callable[[], str], bool]] = {
 
 
 _pool = ThreadPoolExecutor(max_workers=len(CHECKS), thread_name_prefix="health")
-_running: dict[str, Future] = {}  # the probe of each dependency, until it ends
+_running: dict[str, tuple[float, Future]] = {}  # each dependency's probe (started at), until it ends
 _lock = threading.Lock()
 _cached: tuple[float, tuple[bool, dict[str, dict]]] | None = None
 
@@ -107,20 +108,23 @@ def _probe(check: Callable[[], str]) -> tuple[str, str, float]:
 
 
 def _run_all() -> tuple[bool, dict[str, dict]]:
-    began = time.perf_counter()
+    began = time.monotonic()
+    started = []
     for name, (check, _) in CHECKS.items():
-        if name not in _running or _running[name].done():
-            _running[name] = _pool.submit(_probe, check)
+        if name not in _running or _running[name][1].done():
+            _running[name] = (began, _pool.submit(_probe, check))
+            started.append(_running[name][1])
     timeout = settings.HEALTH_TIMEOUT_SECONDS
-    wait([_running[name] for name in CHECKS], timeout=timeout)
+    wait(started, timeout=timeout)  # a probe left over from an earlier round is not waited for again
     results, healthy = {}, True
     for name, (_, required) in CHECKS.items():
-        future = _running[name]
+        since, future = _running[name]
         if future.done():
             detail, status, latency = future.result()
         else:
-            detail, status = f"no answer within {timeout:g} s", "down"
-            latency = round((time.perf_counter() - began) * 1000, 1)
+            waiting = time.monotonic() - since
+            detail = f"no answer within {timeout:g} s" if since == began else f"no answer for {waiting:.0f} s"
+            status, latency = "down", round(waiting * 1000, 1)
         healthy = healthy and not (required and status == "down")
         results[name] = {"status": status, "required": required, "detail": detail, "latency_ms": latency}
     return healthy, results
@@ -138,7 +142,8 @@ def run_checks() -> tuple[bool, dict[str, dict]]:
 
 
 def forget() -> None:
-    """Drop the cached answer (tests; the next call probes again)."""
+    """Tests: drop the cached answer and forget running probes (the next call probes again)."""
     global _cached
     with _lock:
         _cached = None
+        _running.clear()

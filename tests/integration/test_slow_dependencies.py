@@ -5,6 +5,7 @@ starve, and /v1/health must answer within about a second."""
 
 from __future__ import annotations
 
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -98,7 +99,8 @@ def test_health_answers_within_a_second_with_s3_mlflow_and_the_data_source_hung(
         assert response.status_code == 200 and body["status"] == "degraded", body
         down = {name for name, check in body["checks"].items() if check["status"] == "down"}
         assert down == {"storage", "mlflow", "data_source"}, body
-        assert all("no answer within" in body["checks"][name]["detail"] for name in down), body
+        # Bounded by the health wait, or by the probe's own (as short) timeout.
+        assert all(re.search("no answer|timed out", body["checks"][name]["detail"]) for name in down), body
 
         with ThreadPoolExecutor(10) as pool:  # a burst is answered from one round of probes
             burst = list(pool.map(lambda _: timed("GET", f"{app.url}/v1/health"), range(10)))
