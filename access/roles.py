@@ -10,6 +10,16 @@ from django.core.exceptions import PermissionDenied
 
 OPERATORS = "operators"
 VIEWERS = "viewers"
+ROLES = {"operator": OPERATORS, "viewer": VIEWERS}  # role name -> its group
+
+
+def assign_role(user, role: str) -> None:
+    """Give the user exactly this role (its group, and not the other role's)."""
+    from django.contrib.auth.models import Group
+
+    groups = {name: Group.objects.get_or_create(name=group)[0] for name, group in ROLES.items()}
+    user.groups.remove(*(group for name, group in groups.items() if name != role))
+    user.groups.add(groups[role])
 
 
 def is_operator(user) -> bool:

@@ -206,6 +206,11 @@ else:
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": VAR_DIR / "bundles"},
     }
+# The MLflow client writes artifacts to S3 itself when the tracking server does not proxy them
+# (an s3:// artifact root instead of --artifacts-destination); same S3 as the bundles by default.
+MLFLOW_S3_ENDPOINT_URL = env.url("MLFLOW_S3_ENDPOINT_URL", AWS_S3_ENDPOINT_URL, schemes=("http", "https"))
+if MLFLOW_S3_ENDPOINT_URL:
+    os.environ.setdefault("MLFLOW_S3_ENDPOINT_URL", MLFLOW_S3_ENDPOINT_URL)
 STORAGES = {
     "default": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
@@ -235,8 +240,6 @@ DATA_STORAGE_EXCLUDED_FIELDS = env.list(
 DATA_STORAGE_COMPONENT_ID = env.str("DATA_STORAGE_COMPONENT_ID")
 DATA_STORAGE_TOKEN = env.str("DATA_STORAGE_TOKEN")
 DATA_STORAGE_PAGE_SIZE = env.int("DATA_STORAGE_PAGE_SIZE", 1000, min=1, max=1000)
-DATA_STORAGE_RETRIES = env.int("DATA_STORAGE_RETRIES", 3, min=0, max=10)
-DATA_STORAGE_BACKOFF_SECONDS = env.float("DATA_STORAGE_BACKOFF_SECONDS", 0.5, min=0)
 DATA_STORAGE_DATA_TIMEOUT_SECONDS = env.float("DATA_STORAGE_DATA_TIMEOUT_SECONDS", 60, min=0.1)
 DATA_STORAGE_EXAMPLE_TIMEOUT_SECONDS = env.float("DATA_STORAGE_EXAMPLE_TIMEOUT_SECONDS", 10, min=0.1)
 DATA_STORAGE_CELL_TIMEOUT_SECONDS = env.float("DATA_STORAGE_CELL_TIMEOUT_SECONDS", 30, min=0.1)
@@ -252,6 +255,25 @@ EMBEDDED_REPLAY = env.bool("EMBEDDED_REPLAY", False)
 EMBEDDED_REPLAY_ANCHOR = env.str("EMBEDDED_REPLAY_ANCHOR")  # ISO time; default: first use, kept in var/
 EMBEDDED_REPLAY_LEAD_SECONDS = env.int("EMBEDDED_REPLAY_LEAD_SECONDS", 7200, min=0)
 FIELD_DISCOVERY_CACHE_SECONDS = env.int("FIELD_DISCOVERY_CACHE_SECONDS", 60, min=0)
+
+# --- Calls to dependencies (core/resilience.py): one retry policy, two profiles -------------
+# Request path (web requests): retries within a total deadline per call; after BREAKER_FAILURES
+# failed calls in a row a dependency is "known down" and calls fail at once for the cooldown.
+REQUEST_RETRIES = env.int("REQUEST_RETRIES", 2, min=0, max=10)
+REQUEST_BACKOFF_SECONDS = env.float("REQUEST_BACKOFF_SECONDS", 0.2, min=0)
+REQUEST_DEADLINE_SECONDS = env.float("REQUEST_DEADLINE_SECONDS", 3.0, min=0.1)
+BREAKER_FAILURES = env.int("BREAKER_FAILURES", 3, min=1)
+BREAKER_COOLDOWN_SECONDS = env.float("BREAKER_COOLDOWN_SECONDS", 15.0, min=0)
+# Background (training fetches): patient; 10 retries with backoff 1, 2, 4 … 30 s ride out a
+# 30 % fault rate (a job makes ~100 page requests) and outages of a few minutes.
+BACKGROUND_RETRIES = env.int("BACKGROUND_RETRIES", 10, min=0, max=100)
+BACKGROUND_BACKOFF_SECONDS = env.float("BACKGROUND_BACKOFF_SECONDS", 1.0, min=0)
+BACKGROUND_BACKOFF_MAX_SECONDS = env.float("BACKGROUND_BACKOFF_MAX_SECONDS", 30.0, min=0)
+
+# GET /v1/health: probes run in parallel and the answer waits at most this long (compose's
+# healthcheck gives up after 10 s); the answer is cached a few seconds per process.
+HEALTH_TIMEOUT_SECONDS = env.float("HEALTH_TIMEOUT_SECONDS", 0.8, min=0.05)
+HEALTH_CACHE_SECONDS = env.float("HEALTH_CACHE_SECONDS", 5.0, min=0)
 
 # --- Training and evaluation ------------------------------------------------------------------
 DAY = 86_400
@@ -300,6 +322,10 @@ API_PAGE_SIZE_MAX = 500
 Q_BROKER = env.str("Q_BROKER", "orm", choices=["orm", "redis"])
 Q_WORKERS = env.int("Q_WORKERS", 2, min=1)
 Q_TASK_TIMEOUT_SECONDS = env.int("Q_TASK_TIMEOUT_SECONDS", 3600, min=10)
+# SIGTERM/SIGINT to `manage.py worker`: running jobs get this long to stop on their own (a
+# training job fails at its next epoch); then the rest is killed and its jobs failed. Keep it
+# below the supervisor's kill timeout (compose stop_grace_period, systemd TimeoutStopSec).
+WORKER_STOP_GRACE_SECONDS = env.float("WORKER_STOP_GRACE_SECONDS", 20, min=0)
 Q_CLUSTER = {
     "name": "cellwise",
     "workers": Q_WORKERS,

@@ -3,7 +3,9 @@
 Rows come newest first with no total: page with `offset += limit` until a short page, then
 sort ascending. Timestamps may be ints or ISO strings (naive means UTC); a missing key or null
 is NaN, never 0; `sample_count == 0` or `is_empty_window` marks an empty window (a gap).
-5xx answers and connection errors are retried with exponential backoff (tenacity); 4xx is not.
+5xx answers, timeouts and connection errors are retried by `core.resilience` (tenacity):
+within a few seconds on a request path, patiently for training (background); 4xx is not. While
+the API is known to be down (its breaker is open), request-path calls fail at once.
 """
 
 from __future__ import annotations
@@ -15,15 +17,27 @@ from typing import Any
 
 import httpx
 import numpy as np
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from core.errors import DependencyDown, UpstreamRejected
+from core import resilience
+from core.errors import UpstreamRejected
 from telemetry.base import TelemetrySource
 from telemetry.frame import WindowFrame
 
 
 class _ServerError(Exception):
     """A 5xx answer: worth retrying."""
+
+
+def _retryable(error: BaseException) -> bool:
+    return isinstance(error, (_ServerError, httpx.TransportError))
+
+
+def _describe(url: str, error: BaseException) -> str:
+    if isinstance(error, httpx.TimeoutException):
+        return f"no answer from {url} in time"
+    if isinstance(error, httpx.TransportError):
+        return f"cannot connect to {url}: {error}"
+    return str(error)
 
 
 def to_epoch(value: Any) -> int:
@@ -64,8 +78,8 @@ class DataStorageSource(TelemetrySource):
         component_id: str | None = None,
         token: str | None = None,
         page_size: int = 1000,
-        retries: int = 3,
-        backoff_seconds: float = 0.5,
+        retries: int | None = None,
+        backoff_seconds: float | None = None,
         data_timeout: float = 60.0,
         example_timeout: float = 10.0,
         cell_timeout: float = 30.0,
@@ -81,6 +95,7 @@ class DataStorageSource(TelemetrySource):
         self.example_endpoint = example_endpoint
         self.cell_endpoint = cell_endpoint
         self.page_size = page_size
+        # None: the profile's (core.resilience); a number overrides it for this client.
         self.retries = retries
         self.backoff_seconds = backoff_seconds
         self.timeouts = {"data": data_timeout, "example": example_timeout, "cell": cell_timeout}
@@ -90,25 +105,20 @@ class DataStorageSource(TelemetrySource):
         return f"{self.base_url}/{path.lstrip('/')}"
 
     def _get(self, path: str, *, kind: str, params: dict[str, Any] | None = None) -> Any:
+        """One GET, retried under the current profile; the JSON body."""
         url = self._url(path)
-        retrying = Retrying(
-            stop=stop_after_attempt(self.retries + 1),
-            wait=wait_exponential(multiplier=self.backoff_seconds, max=10),
-            retry=retry_if_exception(lambda e: isinstance(e, (_ServerError, httpx.TransportError))),
-            reraise=True,
+
+        def attempt(timeout: float) -> httpx.Response:
+            response = self.client.get(url, params=params, timeout=timeout)
+            if response.status_code >= 500:
+                raise _ServerError(f"HTTP {response.status_code} from {url}: {response.text[:200]}")
+            return response
+
+        response = resilience.call(
+            self.name, attempt, key=f"{self.name} {self.base_url}", timeout=self.timeouts[kind],
+            retryable=_retryable, describe=lambda error: _describe(url, error),
+            attempts=None if self.retries is None else self.retries + 1, backoff_seconds=self.backoff_seconds,
         )
-        try:
-            for attempt in retrying:
-                with attempt:
-                    response = self.client.get(url, params=params, timeout=self.timeouts[kind])
-                    if response.status_code >= 500:
-                        raise _ServerError(f"HTTP {response.status_code} from {url}: {response.text[:200]}")
-        except _ServerError as error:
-            raise DependencyDown(self.name, f"{error} (after {self.retries + 1} attempts)") from error
-        except httpx.TimeoutException as error:
-            raise DependencyDown(self.name, f"no answer from {url} within {self.timeouts[kind]:g} s") from error
-        except httpx.TransportError as error:
-            raise DependencyDown(self.name, f"cannot connect to {url}: {error}") from error
         if response.status_code >= 400:
             raise UpstreamRejected(self.name, f"HTTP {response.status_code} from {url}: {response.text[:300]}")
         try:

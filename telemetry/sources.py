@@ -49,8 +49,6 @@ def _build(key: str) -> TelemetrySource:
             component_id=settings.DATA_STORAGE_COMPONENT_ID,
             token=settings.DATA_STORAGE_TOKEN,
             page_size=settings.DATA_STORAGE_PAGE_SIZE,
-            retries=settings.DATA_STORAGE_RETRIES,
-            backoff_seconds=settings.DATA_STORAGE_BACKOFF_SECONDS,
             data_timeout=settings.DATA_STORAGE_DATA_TIMEOUT_SECONDS,
             example_timeout=settings.DATA_STORAGE_EXAMPLE_TIMEOUT_SECONDS,
             cell_timeout=settings.DATA_STORAGE_CELL_TIMEOUT_SECONDS,

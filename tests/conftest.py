@@ -15,6 +15,31 @@ import pytest
 from access.models import ApiToken
 
 
+def pytest_sessionfinish(session, exitstatus):
+    """A test must leave no process behind: fail the run, naming what is left (then end it)."""
+    import signal
+    import time
+
+    from core.processes import command_line, descendants
+
+    deadline = time.monotonic() + 5  # processes stopped by the last tests may take a moment to exit
+    while (left := descendants(os.getpid())) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if not left:
+        return
+    report = session.config.pluginmanager.get_plugin("terminalreporter")
+    report.ensure_newline()
+    report.write_line(f"{len(left)} processes started by the tests were left running:", red=True)
+    for pid in left:
+        report.write_line(f"  {pid}: {command_line(pid)[:200]}", red=True)
+    for pid in reversed(left):  # grandchildren first
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def required_service(variable: str, what: str, prefix: str = "") -> str:
     value = os.environ.get(variable, "")
     if not value.startswith(prefix) or not value:
@@ -59,6 +84,21 @@ def _fresh_inference_cache():
     django_cache.clear()  # cell readiness is cached per version id too
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process_state():
+    """Per-process state that would leak from one test into the next: what the dependency
+    breakers learnt, a worker stop request, the cached health answer."""
+    from core import resilience, shutdown
+    from mlops_site import health
+
+    resilience.reset()
+    shutdown.reset()
+    health.forget()
+    yield
+    resilience.reset()
+    shutdown.reset()
 
 
 @pytest.fixture
@@ -147,7 +187,8 @@ def _no_stray_database_sessions(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         from django.db import connection
 
-        if connection.vendor == "postgresql":
+        # A run without database tests never created the test database (and must not touch the real one).
+        if connection.vendor == "postgresql" and connection.settings_dict["NAME"].startswith("test_"):
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                                "WHERE datname = current_database() AND pid <> pg_backend_pid()")

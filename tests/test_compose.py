@@ -36,6 +36,14 @@ def test_services_health_checks_and_restarts():
     assert "analytics.processed_latency" in init and "metrics Map(String, Float64)" in init
 
 
+def test_ports_and_stop_grace():
+    """The web listens on API_PORT inside and outside; the worker's jobs stop before Docker kills it."""
+    web = COMPOSE["services"]["web"]
+    assert web["ports"] == ["${API_PORT:-8060}:${API_PORT:-8060}"] and "API_PORT" in web["healthcheck"]["test"][-1]
+    grace = COMPOSE["services"]["worker"]["stop_grace_period"]
+    assert grace.endswith("s") and int(grace[:-1]) > float(ENV_EXAMPLE["WORKER_STOP_GRACE_SECONDS"])
+
+
 def test_every_variable_is_documented_and_read():
     text = (ROOT / "docker-compose.yml").read_text()
     interpolated = set(re.findall(r"(?<!\$)\$\{([A-Z_0-9]+)(?::-[^}]*)?\}", text))

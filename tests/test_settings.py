@@ -117,3 +117,10 @@ def test_a_bad_value_stops_start_up(tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
     assert "MONITORING_INTERVAL_SECONDS='soon': must be an integer" in result.stderr
+
+
+def test_the_mlflow_client_writes_artifacts_to_the_bundle_s3_unless_told(monkeypatch, tmp_path):
+    s = load(monkeypatch, tmp_path, AWS_S3_ENDPOINT_URL="http://minio:9000")
+    assert s["MLFLOW_S3_ENDPOINT_URL"] == os.environ["MLFLOW_S3_ENDPOINT_URL"] == "http://minio:9000"
+    s = load(monkeypatch, tmp_path, AWS_S3_ENDPOINT_URL="http://minio:9000", MLFLOW_S3_ENDPOINT_URL="http://s3:9100/")
+    assert s["MLFLOW_S3_ENDPOINT_URL"] == "http://s3:9100" and os.environ["MLFLOW_S3_ENDPOINT_URL"] == "http://s3:9100/"

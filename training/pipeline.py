@@ -8,7 +8,8 @@
 4. Cancelled → stop, register nothing. Else write the weight bundle, then in one transaction
    record the `ModelVersion`, complete the job and queue its MLflow run (the mirror logs it
    when MLflow answers: training never waits for MLflow). Any failure fails the job with a
-   readable message and removes what was half-written.
+   readable message and removes what was half-written; a worker asked to stop (SIGTERM) fails
+   it at the next epoch or data request (`core.shutdown`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import structlog
 from django.conf import settings
 from django.db import transaction
 
+from core import resilience, shutdown
 from core.errors import DomainError
 from registry import services as registry_services
 from registry.models import ModelConfig
@@ -57,6 +59,7 @@ def fetch_samples(model: ModelConfig, *, lookback_seconds: int, job_id=None) -> 
     holdout = set(settings.TRAINING_HOLDOUT_CELLS)
     cells = [c for c in source.cells() if c not in holdout]
     for cell in cells:
+        shutdown.check()
         frame = source.windows(cell_index=cell, window_seconds=model.window_duration_seconds,
                                start=start, end=end, fields=fields)
         windows += len(frame)
@@ -93,14 +96,18 @@ class EndedElsewhere(Exception):
 
 def run(job_id) -> str:
     """Run one job end to end; returns its final status."""
-    with structlog.contextvars.bound_contextvars(job_id=str(job_id)):  # on every log line of the job
+    # Every log line of the job names it; its data requests use the patient background profile.
+    with structlog.contextvars.bound_contextvars(job_id=str(job_id)), resilience.background():
         job = services.training_job_claim(job_id=job_id, worker=services.worker_id())
         if job is None:
             return "not claimed"
         try:
             return _train(job)
         except Exception as error:  # every failure ends the job readably and frees the lock
-            log.exception("training job %s failed", job_id)
+            if isinstance(error, shutdown.WorkerStopped):
+                log.warning("training job %s stopped: %s", job_id, error.message)
+            else:
+                log.exception("training job %s failed", job_id)
             message = error.message if isinstance(error, DomainError) else f"{type(error).__name__}: {error}"
             services.training_job_fail(job_id=job_id, error=message)
             return "failed"
@@ -111,6 +118,7 @@ def _train(job: TrainingJob) -> str:
     model = ModelConfig.objects.prefetch_related("fields").get(id=job.model_id)
     data = fetch_samples(model, lookback_seconds=job.lookback_seconds, job_id=job.id)
     def on_epoch(epoch: int, train_loss: float, val_loss: float) -> bool:
+        shutdown.check()  # a stopping worker fails the job here (WorkerStopped)
         return services.training_job_progress(job_id=job.id, epoch=epoch, train_loss=train_loss, val_loss=val_loss)
 
     fitted = fit_model(FitConfig.of(model), data.samples, on_epoch=on_epoch)

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from core import processes
 from core.errors import Conflict, DomainError, Invalid
 from core.events import actor_name
 from registry import services as registry_services
@@ -175,20 +176,6 @@ def training_job_mark_cancelled(*, job_id) -> bool:
     return True
 
 
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a killed worker whose parent died too may linger as a zombie until PID 1 reaps it
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rpartition(")")[2].split()[0] != "Z"
-    except OSError:
-        return True
-
-
 def training_recover(*, stale_after_seconds: int | None = None) -> list[str]:
     """Fail jobs whose worker died, remove the bundles they wrote and free locks nobody holds.
     Safe to run anywhere, any time.
@@ -203,7 +190,7 @@ def training_recover(*, stale_after_seconds: int | None = None) -> list[str]:
     cutoff = timezone.now() - timedelta(seconds=stale_after)
     for job in TrainingJob.objects.filter(status=JobStatus.RUNNING).select_related("model"):
         job_host, _, pid = job.worker.rpartition(":")
-        if job_host.split("/")[0] == host and pid.isdigit() and not _process_alive(int(pid)):
+        if job_host.split("/")[0] == host and pid.isdigit() and not processes.alive(int(pid)):
             reason = f"its worker process {job.worker} died while it was running"
         elif job.heartbeat_at is None or job.heartbeat_at < cutoff:
             reason = f"no sign of life from its worker {job.worker or '?'} for over {stale_after} s"
@@ -226,6 +213,15 @@ def training_recover(*, stale_after_seconds: int | None = None) -> list[str]:
     for model in old_locks.exclude(id__in=active_models):
         if registry_services.model_training_lock_release(model_id=model.id):
             lines.append(f"released the stale training lock of {model.name}")
+    return lines
+
+
+def training_jobs_fail_of_workers(*, workers: list[str], error: str) -> list[str]:
+    """Fail the running jobs of these worker ids (a stopping cluster killed them); a line per job."""
+    lines = []
+    for job in TrainingJob.objects.filter(status=JobStatus.RUNNING, worker__in=workers).select_related("model"):
+        if training_job_fail(job_id=job.id, error=error, actor="worker stop"):
+            lines.append(f"failed job {job.id} of {job.model.name}: {error}")
     return lines
 
 

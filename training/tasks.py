@@ -4,6 +4,10 @@ from __future__ import annotations
 
 
 def run_training_job(job_id: str) -> str:
+    from core import shutdown
+
+    if shutdown.requested():  # a stopping worker takes no new job; the next start queues it again
+        return "not started: the worker is stopping"
     import torch
 
     # One torch thread per worker process: two workers with 2 threads each ran ~16x slower.

@@ -88,7 +88,7 @@ def test_error_codes(api, model, make_model, settings):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         settings.DATA_STORAGE_API_URL = f"http://127.0.0.1:{s.getsockname()[1]}"
-    settings.DATA_STORAGE_RETRIES = 0
+    settings.REQUEST_RETRIES = 0
     down = api.post("/inference", {**body, "model_id": str(model.id)})
     assert down.status_code == 503 and down.json()["dependency"] == "Data Storage API"
 

@@ -107,11 +107,15 @@ def mlflow(folder: Path) -> Process:
     return server
 
 
-def web(folder: Path, env: dict, workers: int = 1) -> Process:
-    """gunicorn with the configuration every web process uses (mlops_site/gunicorn_conf.py)."""
+def web(folder: Path, env: dict, workers: int = 1, *, threads: int | None = None,
+        ready_path: str = "/v1/health") -> Process:
+    """gunicorn with the configuration every web process uses (mlops_site/gunicorn_conf.py);
+    `threads` overrides its thread count."""
     port = free_port()
-    server = Process([sys.executable, "-m", "gunicorn", "-c", "mlops_site/gunicorn_conf.py", "mlops_site.wsgi",
-                      "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--timeout", "60"],
-                     f"http://127.0.0.1:{port}/v1/health", folder / "web.log", env=env)
+    command = [sys.executable, "-m", "gunicorn", "-c", "mlops_site/gunicorn_conf.py", "mlops_site.wsgi",
+               "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--timeout", "600"]
+    if threads:
+        command += ["--threads", str(threads)]
+    server = Process(command, f"http://127.0.0.1:{port}{ready_path}", folder / "web.log", env=env)
     server.url = f"http://127.0.0.1:{port}"
     return server

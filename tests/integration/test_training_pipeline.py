@@ -71,8 +71,8 @@ def test_data_source_down_fails_readably_and_frees_the_lock(tracked, make_model)
         s.bind(("127.0.0.1", 0))
         tracked.DATA_STORAGE_API_URL = f"http://127.0.0.1:{s.getsockname()[1]}"
     tracked.TELEMETRY_SOURCE = "data_storage"
-    tracked.DATA_STORAGE_RETRIES = 1
-    tracked.DATA_STORAGE_BACKOFF_SECONDS = 0.01
+    tracked.BACKGROUND_RETRIES = 1  # training fetches use the patient profile
+    tracked.BACKGROUND_BACKOFF_SECONDS = 0.01
     job = services.training_job_create(model=model)
     assert pipeline.run(job.id) == "failed"
     job.refresh_from_db()

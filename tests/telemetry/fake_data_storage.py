@@ -2,13 +2,15 @@
 
 Not a mock of our client: it runs on a loopback port in a thread and answers real HTTP, with
 the upstream's rules (newest first, limit 1..1000 else 422, no totals). Tests script failures
-by queuing status codes. Used for the DataStorageSource tests (the real service is a remote
+by queuing status codes, or inject them at random (`fault_rate`: that share of requests
+answers 500, from a seeded generator). Used for the DataStorageSource tests (the real service is a remote
 cluster that cannot run here).
 """
 
 from __future__ import annotations
 
 import json
+import random
 import threading
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,13 +18,18 @@ from urllib.parse import parse_qs, urlparse
 
 
 class FakeDataStorage:
-    def __init__(self, rows: list[dict], *, era: str, prefix: str = "/api/v1/processed", port: int = 0) -> None:
+    def __init__(self, rows: list[dict], *, era: str, prefix: str = "/api/v1/processed", port: int = 0,
+                 fault_rate: float = 0.0, seed: int = 0) -> None:
         self.rows = rows  # stored with int timestamps; era B answers them as ISO strings
         self.era = era
         self.prefix = prefix
         self.cells = sorted({r["cell_index"] for r in rows}, reverse=True) + [999]  # unordered, one without data
         self.requests: list[tuple[str, dict, dict]] = []
         self.fail_next: list[int] = []
+        self.fault_rate = fault_rate
+        self.faults = 0  # 500s answered because of fault_rate
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
         ThreadingHTTPServer.allow_reuse_address = True
         server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         server.daemon_threads = True
@@ -33,6 +40,12 @@ class FakeDataStorage:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    def _fault(self) -> bool:
+        with self._lock:
+            fault = self._random.random() < self.fault_rate
+            self.faults += fault
+            return fault
 
     def _render(self, row: dict) -> dict:
         if self.era == "A":
@@ -63,6 +76,8 @@ class FakeDataStorage:
                 fake.requests.append((url.path, params, dict(self.headers)))
                 if fake.fail_next:
                     return self._send(fake.fail_next.pop(0), {"detail": "storage failure"})
+                if fake.fault_rate and fake._fault():
+                    return self._send(500, {"detail": "injected storage failure"})
                 if url.path == f"{fake.prefix}/example":
                     return self._send(200, [{k: 0 for k in fake.rows[0]}])
                 if url.path == "/api/v1/cell":

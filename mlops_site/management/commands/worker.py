@@ -1,13 +1,14 @@
 """manage.py worker: recover what dead workers left behind, make sure the schedules exist,
-then run the django-q2 cluster (qcluster). No torch op runs here before the fork."""
+then run the django-q2 cluster until SIGTERM/SIGINT, which stops it within
+WORKER_STOP_GRACE_SECONDS (mlops_site.cluster). No torch op runs here before the fork."""
 
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django_q.tasks import async_task
 
+from mlops_site import cluster
 from mlops_site.schedules import ensure_schedules
 from mlops_site.startup import recover
 
@@ -26,4 +27,4 @@ class Command(BaseCommand):
         if settings.MONITORING_ENABLED:
             # The scheduler first fires 30 s after start; check due fields right away instead.
             async_task("performance.tasks.monitor_tick", task_name="monitor-tick-at-start")
-        call_command("qcluster")
+        cluster.run(grace_seconds=settings.WORKER_STOP_GRACE_SECONDS)
