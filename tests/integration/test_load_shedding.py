@@ -55,7 +55,8 @@ class SlowStorage:
 @pytest.fixture
 def server(tmp_path, db):  # the server reads the test database (health checks it)
     storage = SlowStorage()
-    env = worker_env(DATA_STORAGE_API_URL=storage.url, FIELD_DISCOVERY_CACHE_SECONDS="0", DATA_STORAGE_RETRIES="0",
+    env = worker_env(DATA_STORAGE_API_URL=storage.url, FIELD_DISCOVERY_CACHE_SECONDS="0", REQUEST_RETRIES="0",
+                     REQUEST_DEADLINE_SECONDS="30",
                      API_PUBLIC_READS="true", WEB_THREADS="8", ADMISSION_MAX_CONCURRENT="2", ADMISSION_MAX_WAITING="2",
                      ADMISSION_WAIT_SECONDS="0.2", ADMISSION_RETRY_AFTER_SECONDS="2", METRICS_KEY="scrape",
                      LOG_LEVEL="WARNING")
