@@ -28,9 +28,10 @@ class LoadedTables:
     rows: int
 
 
-def load(client: Any, network: SyntheticNetwork, *, database: str = "synthetic",
-         chunk_cells: int = 500) -> LoadedTables:
-    """(Re)create both tables in `database` and fill them with every row of `network`."""
+def load(client: Any, network: SyntheticNetwork, *, database: str = "synthetic", chunk_cells: int = 500,
+         with_map: bool = True) -> LoadedTables:
+    """(Re)create both tables in `database` and fill them with every row of `network` (the map
+    table stays empty without `with_map`)."""
     import pyarrow as pa
 
     wide, mapped = f"{database}.processed_latency", f"{database}.processed"
@@ -55,8 +56,9 @@ def load(client: Any, network: SyntheticNetwork, *, database: str = "synthetic",
         counts = pa.array(rows.sample_count.astype(np.int32))
         kpis = [pa.array(rows.values[:, j], from_pandas=True) for j in range(len(fields))]  # NaN → NULL
         _insert(client, wide, pa.table([*base, *kpis, counts], names=[*metadata, *fields, "sample_count"]))
-        _insert(client, mapped, pa.table([*base, _metrics(rows.values, fields), counts],
-                                         names=[*metadata, "metrics", "sample_count"]))
+        if with_map:
+            _insert(client, mapped, pa.table([*base, _metrics(rows.values, fields), counts],
+                                             names=[*metadata, "metrics", "sample_count"]))
         total += len(rows)
     return LoadedTables(wide=wide, map=mapped, rows=total)
 

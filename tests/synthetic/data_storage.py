@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import subprocess
 import sys
 import threading
@@ -62,13 +63,13 @@ def render(row: dict, era: str) -> dict:
 
 
 class NetworkStore:
-    """Serves a `SyntheticNetwork`. A cell is generated and its rows rendered to JSON on first
-    use and kept in an LRU, so a page costs a slice and a join, not a row-by-row encoding (the
-    server's own cost is what `latency` models)."""
+    """Serves a `SyntheticNetwork`. A cell is generated on first use and kept in an LRU with the
+    JSON of the rows served so far, so a page costs rendering its own rows once, then a slice and
+    a join (the server's own cost is what `latency` models, not this process's CPU)."""
 
     def __init__(self, network: SyntheticNetwork, *, cached_cells: int = 1024) -> None:
         self.network = network
-        self._cache: OrderedDict[tuple[int, str], tuple[Rows, list[str]]] = OrderedDict()
+        self._cache: OrderedDict[tuple[int, str], tuple[Rows, list[str | None]]] = OrderedDict()
         self._cached_cells = cached_cells
         self._lock = threading.Lock()
 
@@ -78,14 +79,14 @@ class NetworkStore:
     def cells(self) -> list[int]:
         return self.network.listed_cells()[::-1].tolist()  # unordered, as the upstream's are
 
-    def _rendered(self, cell: int, era: str) -> tuple[Rows, list[str]]:
+    def _cell(self, cell: int, era: str) -> tuple[Rows, list[str | None]]:
         key = (cell, era)
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
         rows = self.network.cell(cell)
-        entry = rows, _render_rows(rows, era, self.network.window_seconds)
+        entry: tuple[Rows, list[str | None]] = (rows, [None] * len(rows))
         with self._lock:
             self._cache[key] = entry
             while len(self._cache) > self._cached_cells:
@@ -95,7 +96,7 @@ class NetworkStore:
     def page(self, *, era: str, cell: int, width: int, start: int, end: int, offset: int, limit: int) -> bytes:
         if width != self.network.window_seconds:
             return b"[]"
-        rows, rendered = self._rendered(cell, era)
+        rows, rendered = self._cell(cell, era)
         # Ascending and non-overlapping, so the kept rows are one contiguous range [low, high).
         low = int(np.searchsorted(rows.start, start, side="left"))
         high = int(np.searchsorted(rows.end, end, side="right"))
@@ -103,27 +104,30 @@ class NetworkStore:
         oldest = max(low, newest - limit)
         if newest <= oldest:
             return b"[]"
+        if None in rendered[oldest:newest]:
+            rendered[oldest:newest] = _render_rows(rows, oldest, newest, era, self.network.window_seconds)
         return ("[" + ",".join(reversed(rendered[oldest:newest])) + "]").encode()
 
 
-def _render_rows(rows: Rows, era: str, width: int) -> list[str]:
-    """Each row's JSON object, as the era sends it."""
+def _render_rows(rows: Rows, begin: int, stop: int, era: str, width: int) -> list[str]:
+    """The JSON objects of rows begin..stop-1, as the era sends them."""
+    span = slice(begin, stop)
     if era == "A":
-        starts, ends = rows.start.astype(str), rows.end.astype(str)
+        starts, ends = rows.start[span].astype(str), rows.end[span].astype(str)
     else:
-        starts = np.char.add(np.char.add('"', np.datetime_as_string(rows.start.astype("datetime64[s]"))), '"')
-        ends = np.char.add(np.char.add('"', np.datetime_as_string(rows.end.astype("datetime64[s]"))), '"')
+        starts, ends = ('"' + np.datetime_as_string(times.astype("datetime64[s]")).astype(object) + '"'
+                        for times in (rows.start[span], rows.end[span]))
     keys = [f'"{f}":' for f in rows.fields]
     rendered = []
-    for i, values in enumerate(rows.values.tolist()):
+    for i, values in enumerate(rows.values[span].tolist()):
         if era == "A":
             metrics = ",".join(k + ("null" if v != v else repr(v)) for k, v in zip(keys, values, strict=True))
         else:
             metrics = ",".join(k + repr(v) for k, v in zip(keys, values, strict=True) if v == v)  # NaN: no key
         rendered.append(
             f'{{"window_start_time":{starts[i]},"window_end_time":{ends[i]},"window_duration_seconds":{width}.0,'
-            f'"cell_index":{rows.cell_index[i]},"network":"5G"{"," if metrics else ""}{metrics},'
-            f'"sample_count":{rows.sample_count[i]}}}'
+            f'"cell_index":{rows.cell_index[begin + i]},"network":"5G"{"," if metrics else ""}{metrics},'
+            f'"sample_count":{rows.sample_count[begin + i]}}}'
         )
     return rendered
 
@@ -177,6 +181,7 @@ class DataStorageServer:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+        self.server.close_connections()
         self._thread.join(5)
 
     def answer(self, path: str, params: dict[str, str]) -> tuple[int, Any]:
@@ -204,6 +209,9 @@ class DataStorageServer:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive: one connection per client thread
+            disable_nagle_algorithm = True  # else a small answer waits for a delayed ACK (40 ms)
+
             def log_message(self, *args: Any) -> None:
                 pass
 
@@ -240,9 +248,35 @@ class DataStorageServer:
 
 
 class _Server(ThreadingHTTPServer):
+    """Keeps connections alive (HTTP/1.1, as the upstream does) and closes them all on stop, so a
+    stopped server answers nothing, even on a connection a client kept."""
+
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 256  # many clients at once (the default backlog is 5)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.connections_lock:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self.connections_lock:
+            for connection in list(self.connections):
+                try:
+                    connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass  # already gone
 
 
 class ServerProcess:
