@@ -159,11 +159,14 @@ class EmbeddedSource(TelemetrySource):
         if not parts:
             return WindowBatch.empty(cells=[], window_seconds=window_seconds, fields=FIELDS)
         start = np.concatenate([p[0] for p in parts])
-        return WindowBatch.build(
+        network = WindowBatch.build(
             cells=cells, window_seconds=window_seconds, fields=FIELDS,
             cell_index=np.repeat(cells, [len(p[0]) for p in parts]), start=start, end=start + window_seconds,
             values=np.concatenate([p[2] for p in parts]), sample_count=np.concatenate([p[1] for p in parts]),
         )
+        for array in (network.start, network.end, network.values, network.sample_count, network.gap_before):
+            array.flags.writeable = False  # reads may be views of this cache: nobody may change it
+        return network
 
     def _network(self, window_seconds: int) -> WindowBatch:
         self._follow_drift()
