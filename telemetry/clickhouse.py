@@ -120,28 +120,36 @@ class ClickHouseSource(TelemetrySource):
 
     def _latest_chunk(self, *, cells: np.ndarray, window_seconds: int, count: int, fields: Sequence[str],
                       dtype: np.dtype) -> WindowBatch:
-        """Two passes: most cells have their latest windows in the last moments, so the first
-        pass reads only the recent span (a scan bounded by time; unbounded, `LIMIT n BY` sorts
-        every window of every cell asked for); cells it leaves short (silent lately, sparse,
-        unknown) are read again without the bound."""
+        """Two passes. Most cells have their latest windows in the last moments: the first pass
+        reads only the recent span (a scan bounded by time, which skips old data when cells keep
+        a long history, and can use a projection ordered by time) and keeps each cell's last
+        `count`. Cells it leaves short (silent lately, sparse, unknown) are read again without
+        the bound, `LIMIT n BY cell_index` on the server."""
         recent = self.now() - 2 * count * window_seconds - LATEST_RECENT_SECONDS
-        batch = self._latest_query(cells, window_seconds, count, fields, dtype, since=recent)
+        select, parameters = self._select(fields)
+        sql = (
+            f"SELECT {select} FROM {self.table} WHERE cell_index IN {{cells:Array(Int64)}} "
+            "AND window_duration_seconds = {ws:Float64} AND sample_count > 0 "
+            "AND window_start_time >= toDateTime64({since:Int64}, 3)"
+        )
+        parameters.update(cells=cells.tolist(), ws=float(window_seconds), since=recent)
+        batch = self._read(sql, parameters, cells=cells, window_seconds=window_seconds, fields=fields,
+                           dtype=dtype).tail(count)
         short = batch.cells[batch.counts < count]
         if not len(short):
             return batch
-        rest = self._latest_query(short, window_seconds, count, fields, dtype, since=None)
+        rest = self._latest_query(short, window_seconds, count, fields, dtype)
         return WindowBatch.concat([batch.take_cells(batch.cells[batch.counts >= count]), rest])
 
     def _latest_query(self, cells: np.ndarray, window_seconds: int, count: int, fields: Sequence[str],
-                      dtype: np.dtype, *, since: int | None) -> WindowBatch:
+                      dtype: np.dtype) -> WindowBatch:
         select, parameters = self._select(fields)
-        bound = "AND window_start_time >= toDateTime64({since:Int64}, 3) " if since is not None else ""
         sql = (
             f"SELECT {select} FROM {self.table} WHERE cell_index IN {{cells:Array(Int64)}} "
-            f"AND window_duration_seconds = {{ws:Float64}} AND sample_count > 0 {bound}"
+            "AND window_duration_seconds = {ws:Float64} AND sample_count > 0 "
             "ORDER BY cell_index, window_start_time DESC LIMIT {n:UInt32} BY cell_index"
         )
-        parameters.update(cells=cells.tolist(), ws=float(window_seconds), n=count, since=since or 0)
+        parameters.update(cells=cells.tolist(), ws=float(window_seconds), n=count)
         return self._read(sql, parameters, cells=cells, window_seconds=window_seconds, fields=fields, dtype=dtype)
 
     def check(self) -> None:

@@ -10,6 +10,7 @@ this module never imports chdb (a process that imported chdb must not fork).
 from __future__ import annotations
 
 import io
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,7 +61,19 @@ def load(client: Any, network: SyntheticNetwork, *, database: str = "synthetic",
             _insert(client, mapped, pa.table([*base, _metrics(rows.values, fields), counts],
                                              names=[*metadata, "metrics", "sample_count"]))
         total += len(rows)
+    _settle(client, database)
     return LoadedTables(wide=wide, map=mapped, rows=total)
+
+
+def _settle(client: Any, database: str, *, most_seconds: float = 300) -> None:
+    """Wait for the background merges of the inserted parts, so reads see a table in its steady
+    state (as a live server's is), not one busy merging."""
+    deadline, quiet = time.monotonic() + most_seconds, 0
+    while quiet < 2 and time.monotonic() < deadline:
+        busy = client.query("SELECT count() FROM system.merges WHERE database = {db:String}",
+                            parameters={"db": database}).result_rows[0][0]
+        quiet = 0 if busy else quiet + 1
+        time.sleep(0.5)
 
 
 def _metrics(values: np.ndarray, fields: tuple[str, ...]) -> Any:
