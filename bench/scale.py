@@ -22,6 +22,7 @@ import shutil
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -179,6 +180,14 @@ def fetch_clickhouse(bench: Bench, schema: str) -> None:
     took, windows = timed(lambda: sum(c.window_count for c in clickhouse.windows_chunks(cells=cells, **span)), 2)
     bench.report(f"ClickHouse ({schema}) every cell, {net.days:g} days, in chunks: {windows:,} windows",
                  windows / took / 1e6, "M windows/s", "goal >= 1 M/s", windows / took >= 1e6)
+    if schema == "wide":
+        tracemalloc.start()
+        chunks = sum(1 for _ in clickhouse.windows_chunks(cells=cells, **span))
+        held = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        whole = windows * (3 * 8 + 1 + 8 * len(fields))  # what one batch of every cell would hold
+        bench.report(f"  memory: peak numpy/Python allocations over the {chunks} chunks", held / 2**20, "MB",
+                     f"(one batch of every cell: {whole / 2**20:,.0f} MB)")
     one_by_one, frames = timed(lambda: [clickhouse.windows(cell_index=int(c), **span) for c in few], 2)
     per_cell_rate = sum(len(f) for f in frames) / one_by_one
     bench.report(f"  one query per cell ({len(few)} cells)", per_cell_rate / 1e6, "M windows/s")
