@@ -9,8 +9,9 @@ for a missing value and integer timestamps, era B ISO timestamps without offset 
 a missing value (an `ip_src` asks for UE-level rows: there are none here).
 
 - In a thread (tests): `server = DataStorageServer(store, era="B", latency=0.02)`, `server.url`,
-  `server.stop()`. `fail_next` queues status codes to answer instead (failure tests);
-  `requests` records every request; `max_in_flight` is the most requests served at once.
+  `server.stop()`. `fail_next` queues status codes to answer instead, `fault_rate` answers that
+  share of requests 500 at random (seeded; counted in `faults`); `requests` records every
+  request; `max_in_flight` is the most requests served at once.
 - As a process (benchmarks: its JSON work then does not share the client's GIL):
   `with ServerProcess(cells=10_000, latency=0.02) as server: server.url`, or
   `python -m tests.synthetic.data_storage --cells 10000 --latency-ms 20`.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import socket
 import subprocess
 import sys
@@ -159,7 +161,8 @@ class RowStore:
 
 class DataStorageServer:
     def __init__(self, store: Store, *, era: str = "B", prefix: str | None = None, latency: float = 0.0,
-                 host: str = "127.0.0.1", port: int = 0, record: bool = True) -> None:
+                 fault_rate: float = 0.0, seed: int = 0, host: str = "127.0.0.1", port: int = 0,
+                 record: bool = True) -> None:
         if era not in ("A", "B"):
             raise ValueError("era is A or B")
         self.store = store
@@ -169,6 +172,9 @@ class DataStorageServer:
         self.record = record
         self.requests: list[tuple[str, dict, dict]] = []
         self.fail_next: list[int] = []
+        self.fault_rate = fault_rate  # that share of requests answers 500, drawn from a seeded generator
+        self.faults = 0
+        self._random = random.Random(seed)
         self.in_flight = 0
         self.max_in_flight = 0
         self._lock = threading.Lock()
@@ -230,6 +236,9 @@ class DataStorageServer:
                     if owner.record:
                         owner.requests.append((url.path, params, dict(self.headers)))
                     failure = owner.fail_next.pop(0) if owner.fail_next else None
+                    if failure is None and owner.fault_rate and owner._random.random() < owner.fault_rate:
+                        failure = 500
+                        owner.faults += 1
                     owner.in_flight += 1
                     owner.max_in_flight = max(owner.max_in_flight, owner.in_flight)
                 try:

@@ -78,3 +78,11 @@ def test_runs_as_a_process_and_stops():
     assert process.poll() is not None  # stopped: nothing left running
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{server.url}/api/v1/cell", timeout=2)
+
+
+def test_random_faults_are_seeded_and_counted(server_for):
+    server = server_for("A", fault_rate=0.5, seed=3)
+    statuses = [data(server, limit=1).status_code for _ in range(40)]
+    assert set(statuses) == {200, 500} and statuses.count(500) == server.faults
+    again = server_for("A", fault_rate=0.5, seed=3)
+    assert [data(again, limit=1).status_code for _ in range(40)] == statuses
