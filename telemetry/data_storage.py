@@ -9,6 +9,7 @@ Many-cell reads run `concurrency` cells at a time on threads, each request throu
 
 from __future__ import annotations
 
+import contextvars
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -184,12 +185,15 @@ class DataStorageSource(TelemetrySource):
 
     def _each_cell(self, cells: np.ndarray, read: Callable[[int], list[dict[str, Any]]]) -> list[list[dict]]:
         """`read(cell)` for every cell, `concurrency` cells at a time; each request is retried on
-        its own by `_get`, and the first error ends the whole read (queued cells are dropped)."""
+        its own by `_get`, and the first error ends the whole read (queued cells are dropped).
+        Each read runs in a copy of the caller's context (context variables such as the retry
+        profile and the log's job id do not cross into threads by themselves)."""
         if self.concurrency == 1 or len(cells) < 2:
             return [read(cell) for cell in cells.tolist()]
         pool = ThreadPoolExecutor(max_workers=min(self.concurrency, len(cells)), thread_name_prefix="data-storage")
         try:
-            return list(pool.map(read, cells.tolist()))
+            futures = [pool.submit(contextvars.copy_context().run, read, cell) for cell in cells.tolist()]
+            return [future.result() for future in futures]
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 

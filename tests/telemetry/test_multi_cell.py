@@ -6,6 +6,7 @@ retries. ClickHouse is the real engine (chdb); the Data Storage API a real HTTP 
 
 from __future__ import annotations
 
+import contextvars
 import tracemalloc
 
 import numpy as np
@@ -125,6 +126,22 @@ def test_data_storage_concurrency_is_bounded_and_each_request_is_retried(storage
         storage_source(storage, concurrency=3, retries=1).windows_many(cells=CELLS, window_seconds=60,
                                                                        fields=FIELDS_ASKED, **SPAN)
     assert error.value.dependency == "Data Storage API"
+
+
+def test_concurrent_reads_run_in_the_callers_context(storage):
+    """Context variables (the retry profile, the log's job id) reach the request threads."""
+    marker = contextvars.ContextVar("marker", default="unset")
+    source = storage_source(storage, concurrency=4)
+    seen, fetch = [], source.fetch_rows
+
+    def observed(**kwargs):
+        seen.append(marker.get())
+        return fetch(**kwargs)
+
+    source.fetch_rows = observed
+    marker.set("the caller's")
+    source.latest_windows_many(cells=CELLS, window_seconds=60, count=3, fields=FIELDS_ASKED)
+    assert seen == ["the caller's"] * len(CELLS)
 
 
 def test_concurrency_comes_from_the_settings(settings, storage):
