@@ -20,6 +20,13 @@ removed, duplicates dropped, NaN = missing, gaps marked):
 - `dtype=np.float32` halves the memory of values (training); the default float64 keeps the
   numbers exactly as stored.
 
+A network-wide consumer (training samples, batch forecasts, readiness) looks like:
+
+    for batch in source.windows_chunks(cells=source.cells(), window_seconds=60, start=a, end=b,
+                                       fields=fields, dtype=np.float32):
+        for frame in batch.frames():  # zero-copy views; or work on batch.values / batch.row_cells()
+            keep(summarise(frame))     # keep the result, not the batch
+
 A source implements `_windows_chunk` and `_latest_chunk` for one chunk of cells (an ascending
 int64 array), each in bulk: one query (ClickHouse), concurrent requests (Data Storage API), or
 array operations (bundled data).
