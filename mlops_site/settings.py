@@ -243,6 +243,8 @@ DATA_STORAGE_PAGE_SIZE = env.int("DATA_STORAGE_PAGE_SIZE", 1000, min=1, max=1000
 DATA_STORAGE_DATA_TIMEOUT_SECONDS = env.float("DATA_STORAGE_DATA_TIMEOUT_SECONDS", 60, min=0.1)
 DATA_STORAGE_EXAMPLE_TIMEOUT_SECONDS = env.float("DATA_STORAGE_EXAMPLE_TIMEOUT_SECONDS", 10, min=0.1)
 DATA_STORAGE_CELL_TIMEOUT_SECONDS = env.float("DATA_STORAGE_CELL_TIMEOUT_SECONDS", 30, min=0.1)
+# Requests in flight at once when many cells are read (each retried on its own).
+DATA_STORAGE_CONCURRENCY = env.int("DATA_STORAGE_CONCURRENCY", 8, min=1, max=64)
 
 CLICKHOUSE_DSN = env.url("CLICKHOUSE_DSN", schemes=("http", "https", "chdb", "clickhouse"))
 CLICKHOUSE_SCHEMA = env.str("CLICKHOUSE_SCHEMA", "map", choices=["wide", "map"])  # era A | era B

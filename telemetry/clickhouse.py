@@ -18,10 +18,13 @@ import numpy as np
 
 from core.errors import DependencyDown, Invalid
 from telemetry.base import TelemetrySource
-from telemetry.frame import WindowFrame
+from telemetry.batch import WindowBatch
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 _METADATA = ("window_start_time", "window_end_time", "window_duration_seconds", "cell_index", "sample_count")
+# The first pass of a latest-windows read looks this far back (plus twice the windows asked for):
+# room for a feed that arrives late.
+LATEST_RECENT_SECONDS = 3600
 _clients: dict[str, Any] = {}
 _clients_lock = threading.Lock()
 
@@ -76,48 +79,78 @@ class ClickHouseSource(TelemetrySource):
             parts = []
             for i, field in enumerate(fields):
                 parameters[f"f{i}"] = field
-                parts.append(f"if(mapContains(metrics, {{f{i}:String}}), metrics[{{f{i}:String}}], NULL)")
+                parts.append(f"if(mapContains(metrics, {{f{i}:String}}), metrics[{{f{i}:String}}], NULL) AS v{i}")
         else:
             for field in fields:
                 if not _IDENTIFIER.match(field) or "." in field:
                     raise Invalid(f"not a column name: {field!r}")
-            parts = [f"`{f}`" for f in fields]
-        columns = ["toUnixTimestamp(window_start_time)", "toUnixTimestamp(window_end_time)", "sample_count", *parts]
+            parts = [f"`{f}` AS v{i}" for i, f in enumerate(fields)]
+        columns = ["cell_index", "toUnixTimestamp(window_start_time) AS s", "toUnixTimestamp(window_end_time) AS e",
+                   "sample_count", *parts]
         return ", ".join(columns), parameters
 
-    def _frame(self, rows: list[tuple], *, cell_index: int, window_seconds: int, fields: Sequence[str]) -> WindowFrame:
-        values = np.array([[np.nan if v is None else v for v in r[3:]] for r in rows], dtype=np.float64)
-        return WindowFrame.build(
-            cell_index=cell_index, window_seconds=window_seconds, fields=fields,
-            start=[r[0] for r in rows], end=[r[1] for r in rows],
-            values=values.reshape(len(rows), len(fields)), sample_count=[r[2] for r in rows],
+    def _read(self, sql: str, parameters: dict[str, Any], *, cells: np.ndarray, window_seconds: int,
+              fields: Sequence[str], dtype: np.dtype) -> WindowBatch:
+        """Run a query of `_select` columns and read its answer column-wise (Arrow → numpy)."""
+        try:
+            table = get_client(self.dsn).query_arrow(sql, parameters=parameters)
+        except Exception as error:  # the driver raises many types; all mean "cannot read"
+            raise DependencyDown(self.name, f"{type(error).__name__}: {str(error)[:300]}") from error
+        values = np.empty((table.num_rows, len(fields)), dtype=dtype)
+        for j in range(len(fields)):
+            values[:, j] = table.column(4 + j).to_numpy()  # nulls arrive as NaN
+        return WindowBatch.build(
+            cells=cells, window_seconds=window_seconds, fields=fields, cell_index=table.column(0).to_numpy(),
+            start=table.column(1).to_numpy(), end=table.column(2).to_numpy(), values=values,
+            sample_count=table.column(3).to_numpy(), dtype=dtype,
         )
 
-    def windows(
-        self, *, cell_index: int, window_seconds: int, start: int, end: int, fields: Sequence[str]
-    ) -> WindowFrame:
+    def _windows_chunk(self, *, cells: np.ndarray, window_seconds: int, start: int, end: int,
+                       fields: Sequence[str], dtype: np.dtype) -> WindowBatch:
         select, parameters = self._select(fields)
-        rows = self._query(
-            f"SELECT {select} FROM {self.table} WHERE cell_index = {{cell:Int64}} "
-            "AND window_duration_seconds = {ws:Float64} "
+        sql = (
+            f"SELECT {select} FROM {self.table} WHERE cell_index IN {{cells:Array(Int64)}} "
+            "AND window_duration_seconds = {ws:Float64} AND sample_count > 0 "
             "AND window_start_time >= toDateTime64({start:Int64}, 3) "
             "AND window_end_time <= toDateTime64({end:Int64}, 3) "
-            "ORDER BY window_start_time",
-            {**parameters, "cell": cell_index, "ws": float(window_seconds), "start": start, "end": end},
+            "ORDER BY cell_index, window_start_time"
         )
-        return self._frame(rows, cell_index=cell_index, window_seconds=window_seconds, fields=fields)
+        parameters.update(cells=cells.tolist(), ws=float(window_seconds), start=start, end=end)
+        return self._read(sql, parameters, cells=cells, window_seconds=window_seconds, fields=fields, dtype=dtype)
 
-    def latest_windows(
-        self, *, cell_index: int, window_seconds: int, count: int, fields: Sequence[str]
-    ) -> WindowFrame:
+    def _latest_chunk(self, *, cells: np.ndarray, window_seconds: int, count: int, fields: Sequence[str],
+                      dtype: np.dtype) -> WindowBatch:
+        """Two passes. Most cells have their latest windows in the last moments: the first pass
+        reads only the recent span (a scan bounded by time, which skips old data when cells keep
+        a long history, and can use a projection ordered by time) and keeps each cell's last
+        `count`. Cells it leaves short (silent lately, sparse, unknown) are read again without
+        the bound, `LIMIT n BY cell_index` on the server."""
+        recent = self.now() - 2 * count * window_seconds - LATEST_RECENT_SECONDS
         select, parameters = self._select(fields)
-        rows = self._query(
-            f"SELECT {select} FROM {self.table} WHERE cell_index = {{cell:Int64}} "
+        sql = (
+            f"SELECT {select} FROM {self.table} WHERE cell_index IN {{cells:Array(Int64)}} "
             "AND window_duration_seconds = {ws:Float64} AND sample_count > 0 "
-            "ORDER BY window_start_time DESC LIMIT {n:UInt32}",
-            {**parameters, "cell": cell_index, "ws": float(window_seconds), "n": count},
+            "AND window_start_time >= toDateTime64({since:Int64}, 3)"
         )
-        return self._frame(rows, cell_index=cell_index, window_seconds=window_seconds, fields=fields)
+        parameters.update(cells=cells.tolist(), ws=float(window_seconds), since=recent)
+        batch = self._read(sql, parameters, cells=cells, window_seconds=window_seconds, fields=fields,
+                           dtype=dtype).tail(count)
+        short = batch.cells[batch.counts < count]
+        if not len(short):
+            return batch
+        rest = self._latest_query(short, window_seconds, count, fields, dtype)
+        return WindowBatch.concat([batch.take_cells(batch.cells[batch.counts >= count]), rest])
+
+    def _latest_query(self, cells: np.ndarray, window_seconds: int, count: int, fields: Sequence[str],
+                      dtype: np.dtype) -> WindowBatch:
+        select, parameters = self._select(fields)
+        sql = (
+            f"SELECT {select} FROM {self.table} WHERE cell_index IN {{cells:Array(Int64)}} "
+            "AND window_duration_seconds = {ws:Float64} AND sample_count > 0 "
+            "ORDER BY cell_index, window_start_time DESC LIMIT {n:UInt32} BY cell_index"
+        )
+        parameters.update(cells=cells.tolist(), ws=float(window_seconds), n=count)
+        return self._read(sql, parameters, cells=cells, window_seconds=window_seconds, fields=fields, dtype=dtype)
 
     def check(self) -> None:
         self._query("SELECT 1")

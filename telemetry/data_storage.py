@@ -6,12 +6,16 @@ is NaN, never 0; `sample_count == 0` or `is_empty_window` marks an empty window 
 5xx answers, timeouts and connection errors are retried by `core.resilience` (tenacity):
 within a few seconds on a request path, patiently for training (background); 4xx is not. While
 the API is known to be down (its breaker is open), request-path calls fail at once.
+Many-cell reads run `concurrency` cells at a time on threads, each request through `_get`.
 """
 
 from __future__ import annotations
 
+import contextvars
 import math
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +25,7 @@ import numpy as np
 from core import resilience
 from core.errors import UpstreamRejected
 from telemetry.base import TelemetrySource
-from telemetry.frame import WindowFrame
+from telemetry.batch import WindowBatch
 
 
 class _ServerError(Exception):
@@ -55,6 +59,33 @@ def to_epoch(value: Any) -> int:
     return int(round(parsed.timestamp()))
 
 
+def epochs(column: list[Any]) -> np.ndarray:
+    """`to_epoch` over a column of one page, parsed in C for the two shapes the API sends:
+    all ints (era A) or all ISO strings without offset or fraction (era B)."""
+    kinds = set(map(type, column))
+    if kinds <= {int}:
+        return np.array(column, dtype=np.int64)
+    if kinds == {str} and set(map(len, column)) == {19} and not any(map(str.isdigit, column)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # numpy warns (not fails) on an offset
+            try:
+                return np.array(column, dtype="datetime64[s]").astype(np.int64)  # naive = UTC
+            except (ValueError, Warning):
+                pass
+    return np.array([to_epoch(v) for v in column], dtype=np.int64)
+
+
+def floats(column: list[Any]) -> np.ndarray:
+    """`to_float` over a column, in C when it holds only numbers and nulls (None → NaN)."""
+    if set(map(type, column)) <= {float, int, type(None)}:
+        return np.array(column, dtype=np.float64)
+    return np.array([to_float(v) for v in column], dtype=np.float64)
+
+
+def _is_empty(row: dict[str, Any]) -> bool:
+    return row.get("sample_count") == 0 or bool(row.get("is_empty_window"))
+
+
 def to_float(value: Any) -> float:
     if value is None or isinstance(value, bool):
         return math.nan
@@ -83,6 +114,7 @@ class DataStorageSource(TelemetrySource):
         data_timeout: float = 60.0,
         example_timeout: float = 10.0,
         cell_timeout: float = 30.0,
+        concurrency: int = 8,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         headers = {"Accept": "application/json"}
@@ -99,7 +131,9 @@ class DataStorageSource(TelemetrySource):
         self.retries = retries
         self.backoff_seconds = backoff_seconds
         self.timeouts = {"data": data_timeout, "example": example_timeout, "cell": cell_timeout}
-        self.client = httpx.Client(headers=headers, transport=transport)
+        self.concurrency = max(1, int(concurrency))  # requests in flight for a many-cell read
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=max(20, self.concurrency))
+        self.client = httpx.Client(headers=headers, transport=transport, limits=limits)
 
     def _url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
@@ -139,12 +173,13 @@ class DataStorageSource(TelemetrySource):
         return sorted({int(c) for c in cells})
 
     def fetch_rows(self, *, cell_index: int, window_seconds: int, start: int, end: int,
-                   max_rows: int | None = None) -> list[dict[str, Any]]:
-        """Raw rows, newest first as the API sends them, across as many pages as needed."""
+                   max_windows: int | None = None) -> list[dict[str, Any]]:
+        """Raw rows of one cell, newest first as the API sends them, across as many pages as
+        needed; with `max_windows`, only until that many non-empty windows are in."""
         rows: list[dict[str, Any]] = []
-        offset = 0
+        offset, found = 0, 0
         while True:
-            limit = self.page_size if max_rows is None else min(self.page_size, max_rows - len(rows))
+            limit = self.page_size if max_windows is None else min(self.page_size, max_windows - found)
             page = self._get(self.data_endpoint, kind="data", params={
                 "start_time": int(start), "end_time": int(end), "cell_index": int(cell_index),
                 "window_duration_seconds": int(window_seconds), "offset": offset, "limit": limit,
@@ -153,39 +188,66 @@ class DataStorageSource(TelemetrySource):
                 raise UpstreamRejected(self.name, f"{self.data_endpoint} did not return a list of rows")
             rows.extend(page)
             offset += limit
-            if len(page) < limit or (max_rows is not None and len(rows) >= max_rows):
+            if max_windows is not None:
+                found += sum(1 for row in page if not _is_empty(row))
+            if len(page) < limit or (max_windows is not None and found >= max_windows):
                 return rows
 
-    def windows(
-        self, *, cell_index: int, window_seconds: int, start: int, end: int, fields: Sequence[str]
-    ) -> WindowFrame:
-        rows = self.fetch_rows(cell_index=cell_index, window_seconds=window_seconds, start=start, end=end)
-        return self._frame(rows, cell_index=cell_index, window_seconds=window_seconds, fields=fields)
-
-    def latest_windows(
-        self, *, cell_index: int, window_seconds: int, count: int, fields: Sequence[str]
-    ) -> WindowFrame:
-        # Newest first: the first `count` rows are the latest windows (plus empty ones we drop).
-        rows = self.fetch_rows(
-            cell_index=cell_index, window_seconds=window_seconds, start=0, end=self.now(), max_rows=count,
-        )
-        return self._frame(rows, cell_index=cell_index, window_seconds=window_seconds, fields=fields).tail(count)
-
-    def _frame(self, rows: list[dict[str, Any]], *, cell_index: int, window_seconds: int,
-               fields: Sequence[str]) -> WindowFrame:
+    def _each_cell(self, cells: np.ndarray, read: Callable[[int], list[dict[str, Any]]]) -> list[list[dict]]:
+        """`read(cell)` for every cell, `concurrency` cells at a time; each request is retried on
+        its own by `_get`, and the first error ends the whole read (queued cells are dropped).
+        Each read runs in a copy of the caller's context (context variables such as the retry
+        profile and the log's job id do not cross into threads by themselves)."""
+        if self.concurrency == 1 or len(cells) < 2:
+            return [read(cell) for cell in cells.tolist()]
+        pool = ThreadPoolExecutor(max_workers=min(self.concurrency, len(cells)), thread_name_prefix="data-storage")
         try:
-            start = [to_epoch(r["window_start_time"]) for r in rows]
-            end = [to_epoch(r["window_end_time"]) for r in rows]
+            futures = [pool.submit(contextvars.copy_context().run, read, cell) for cell in cells.tolist()]
+            return [future.result() for future in futures]
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _windows_chunk(self, *, cells: np.ndarray, window_seconds: int, start: int, end: int,
+                       fields: Sequence[str], dtype: np.dtype) -> WindowBatch:
+        def read(cell: int) -> list[dict[str, Any]]:
+            return self.fetch_rows(cell_index=cell, window_seconds=window_seconds, start=start, end=end)
+
+        return self._batch(cells, self._each_cell(cells, read), window_seconds=window_seconds, fields=fields,
+                           dtype=dtype)
+
+    def _latest_chunk(self, *, cells: np.ndarray, window_seconds: int, count: int, fields: Sequence[str],
+                      dtype: np.dtype) -> WindowBatch:
+        now = self.now()
+
+        def read(cell: int) -> list[dict[str, Any]]:
+            # Newest first: the first `count` non-empty rows are the latest windows.
+            return self.fetch_rows(cell_index=cell, window_seconds=window_seconds, start=0, end=now,
+                                   max_windows=count)
+
+        batch = self._batch(cells, self._each_cell(cells, read), window_seconds=window_seconds, fields=fields,
+                            dtype=dtype)
+        return batch.tail(count)
+
+    def _batch(self, cells: np.ndarray, pages: list[list[dict[str, Any]]], *, window_seconds: int,
+               fields: Sequence[str], dtype: np.dtype) -> WindowBatch:
+        """Each cell's rows (newest first) → one batch."""
+        rows = [row for cell_rows in pages for row in reversed(cell_rows)]  # ascending: no sort needed
+        try:
+            start = epochs([r["window_start_time"] for r in rows])
+            end = epochs([r["window_end_time"] for r in rows])
         except (KeyError, ValueError) as error:
             raise UpstreamRejected(self.name, f"a row has no usable window time: {error}") from error
-        values = np.array([[to_float(r.get(f)) for f in fields] for r in rows], dtype=np.float64)
+        values = np.empty((len(rows), len(fields)), dtype=dtype)
+        for j, field in enumerate(fields):
+            values[:, j] = floats([r.get(field) for r in rows])
         # A row without a sample count is taken as non-empty; only 0 or the flag marks a gap.
-        counts = [1 if r.get("sample_count") is None else int(r["sample_count"]) for r in rows]
+        counts = floats([r.get("sample_count") for r in rows])
+        counts = np.where(np.isnan(counts), 1, counts).astype(np.int64)
         empty = [bool(r.get("is_empty_window")) for r in rows]
-        return WindowFrame.build(
-            cell_index=cell_index, window_seconds=window_seconds, fields=fields,
-            start=start, end=end, values=values.reshape(len(rows), len(fields)),
-            sample_count=counts, empty=empty,
+        return WindowBatch.build(
+            cells=cells, window_seconds=window_seconds, fields=fields,
+            cell_index=np.repeat(cells, [len(p) for p in pages]), start=start, end=end,
+            values=values, sample_count=counts, empty=empty, dtype=dtype,
         )
 
     def check(self) -> None:

@@ -25,7 +25,7 @@ import numpy as np
 from core.errors import DependencyDown
 from telemetry import drift
 from telemetry.base import TelemetrySource
-from telemetry.frame import WindowFrame
+from telemetry.batch import WindowBatch
 from telemetry.gnettrack import KPIS
 
 STATS = ("mean", "min", "max", "std")
@@ -109,7 +109,7 @@ class EmbeddedSource(TelemetrySource):
         self.clock = clock
         self._lock = threading.Lock()
         self._records: dict[int, CellRecords] | None = None
-        self._frames = lru_cache(maxsize=256)(self._aggregate)
+        self._networks = lru_cache(maxsize=8)(self._aggregate)  # per window duration
 
     def _follow_drift(self) -> None:
         """Re-read the drift file when it changes (one stat per call), dropping cached windows."""
@@ -119,7 +119,7 @@ class EmbeddedSource(TelemetrySource):
         if stamp != self._drift_stamp:
             self._drifts = drift.read(self.drift_path)
             self._drift_stamp = stamp
-            self._frames.cache_clear()
+            self._networks.cache_clear()
 
     @property
     def records(self) -> dict[int, CellRecords]:
@@ -155,34 +155,41 @@ class EmbeddedSource(TelemetrySource):
         if not any(Path(d).is_dir() and any(Path(d).glob("*.csv.gz")) for d in self.data_dirs):
             raise DependencyDown(self.name, f"no measurement files in {', '.join(map(str, self.data_dirs))}")
 
-    def _aggregate(self, cell_index: int, window_seconds: int) -> WindowFrame:
-        records = self.records.get(cell_index)
-        if records is None:
-            return WindowFrame.empty(cell_index=cell_index, window_seconds=window_seconds, fields=FIELDS)
-        shift = self.shift
-        drifted = drift.apply(records.values, records.ts + shift, cell_index, self._drifts)
-        start, counts, values = aggregate(records, window_seconds, shift, drifted)
-        return WindowFrame.build(
-            cell_index=cell_index, window_seconds=window_seconds, fields=FIELDS,
-            start=start, end=start + window_seconds, values=values, sample_count=counts,
+    def _aggregate(self, window_seconds: int) -> WindowBatch:
+        """Every cell's windows at one duration, all FIELDS (cached until the drift file changes)."""
+        shift, cells, parts = self.shift, sorted(self.records), []
+        for cell in cells:
+            records = self.records[cell]
+            drifted = drift.apply(records.values, records.ts + shift, cell, self._drifts)
+            parts.append(aggregate(records, window_seconds, shift, drifted))
+        if not parts:
+            return WindowBatch.empty(cells=[], window_seconds=window_seconds, fields=FIELDS)
+        start = np.concatenate([p[0] for p in parts])
+        network = WindowBatch.build(
+            cells=cells, window_seconds=window_seconds, fields=FIELDS,
+            cell_index=np.repeat(cells, [len(p[0]) for p in parts]), start=start, end=start + window_seconds,
+            values=np.concatenate([p[2] for p in parts]), sample_count=np.concatenate([p[1] for p in parts]),
         )
+        for array in (network.start, network.end, network.values, network.sample_count, network.gap_before):
+            array.flags.writeable = False  # reads may be views of this cache: nobody may change it
+        return network
 
-    def windows(
-        self, *, cell_index: int, window_seconds: int, start: int, end: int, fields: Sequence[str]
-    ) -> WindowFrame:
+    def _network(self, window_seconds: int) -> WindowBatch:
         self._follow_drift()
-        frame = self._frames(int(cell_index), int(window_seconds))
-        return frame.between(start, min(end, self.now())).select(fields)
+        return self._networks(int(window_seconds))
 
-    def latest_windows(
-        self, *, cell_index: int, window_seconds: int, count: int, fields: Sequence[str]
-    ) -> WindowFrame:
-        self._follow_drift()
-        frame = self._frames(int(cell_index), int(window_seconds))
-        visible = int(np.searchsorted(frame.end, self.now(), side="right"))
-        return frame.take(slice(max(0, visible - count), visible)).select(fields)
+    def _windows_chunk(self, *, cells: np.ndarray, window_seconds: int, start: int, end: int,
+                       fields: Sequence[str], dtype: np.dtype) -> WindowBatch:
+        chunk = self._network(window_seconds).take_cells(cells)
+        return chunk.between(start, min(end, self.now())).select(fields, dtype)
+
+    def _latest_chunk(self, *, cells: np.ndarray, window_seconds: int, count: int, fields: Sequence[str],
+                      dtype: np.dtype) -> WindowBatch:
+        chunk = self._network(window_seconds).take_cells(cells)
+        visible = chunk.take(chunk.end <= self.now())
+        return visible.tail(count).select(fields, dtype)
 
     def clear_cache(self) -> None:
         with self._lock:
             self._records = None
-        self._frames.cache_clear()
+        self._networks.cache_clear()

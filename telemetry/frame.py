@@ -21,7 +21,7 @@ class WindowFrame:
     fields: tuple[str, ...]
     start: np.ndarray  # int64 epoch seconds
     end: np.ndarray  # int64 epoch seconds
-    values: np.ndarray  # float64, shape (n, len(fields)); NaN = missing
+    values: np.ndarray  # float64 (float32 when read so), shape (n, len(fields)); NaN = missing
     sample_count: np.ndarray  # int64
     gap_before: np.ndarray  # bool
 

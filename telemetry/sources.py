@@ -52,6 +52,7 @@ def _build(key: str) -> TelemetrySource:
             data_timeout=settings.DATA_STORAGE_DATA_TIMEOUT_SECONDS,
             example_timeout=settings.DATA_STORAGE_EXAMPLE_TIMEOUT_SECONDS,
             cell_timeout=settings.DATA_STORAGE_CELL_TIMEOUT_SECONDS,
+            concurrency=settings.DATA_STORAGE_CONCURRENCY,
         )
     if key == "clickhouse":
         if not settings.CLICKHOUSE_DSN:
@@ -69,7 +70,8 @@ def _build(key: str) -> TelemetrySource:
 
 def _source(key: str) -> TelemetrySource:
     signature = (
-        key, settings.DATA_STORAGE_API_URL, settings.DATA_STORAGE_DATA_ENDPOINT, settings.CLICKHOUSE_DSN,
+        key, settings.DATA_STORAGE_API_URL, settings.DATA_STORAGE_DATA_ENDPOINT, settings.DATA_STORAGE_CONCURRENCY,
+        settings.CLICKHOUSE_DSN,
         settings.CLICKHOUSE_SCHEMA, settings.CLICKHOUSE_TABLE, tuple(map(str, settings.EMBEDDED_DATA_DIRS)),
         settings.EMBEDDED_REPLAY, settings.EMBEDDED_REPLAY_ANCHOR, str(settings.VAR_DIR),
     )

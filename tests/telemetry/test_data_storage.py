@@ -136,3 +136,14 @@ def test_latest_windows_reads_only_the_newest_page(server_factory):
     assert len(frame) == 24 and frame.end[-1] == T0 + 2500 * 60
     data_requests = [p for path, p, _ in server.requests if path == "/api/v1/processed"]
     assert len(data_requests) == 1 and data_requests[0]["limit"] == "24"
+
+
+def test_latest_windows_pages_on_past_empty_windows(server_factory):
+    server = server_factory(make_rows(50, empty={47, 48}, skip={45}))
+    source = client(server, page_size=1000)
+    source.now = lambda: T0 + 50 * 60
+    frame = source.latest_windows(cell_index=12898855, window_seconds=60, count=5, fields=["rsrp_mean"])
+    assert frame.start.tolist() == [T0 + i * 60 for i in (42, 43, 44, 46, 49)]  # empty ones are not windows
+    assert frame.gap_before.tolist() == [True, False, False, True, True]
+    limits = [p["limit"] for path, p, _ in server.requests if path == "/api/v1/processed"]
+    assert limits == ["5", "2"]  # the first page had two empty windows: two more were asked for

@@ -13,7 +13,6 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
 
 from telemetry.embedded import FIELDS, EmbeddedSource
 
@@ -61,13 +60,6 @@ def raw_rows(cell: str):
             if row["RAWCELLID"] == cell:
                 ts = calendar.timegm(time.strptime(row["Timestamp"], "%Y.%m.%d_%H.%M.%S"))
                 yield ts, {kpi: row[column] for kpi, column in RAW_KPIS.items()}
-
-
-@pytest.fixture
-def imported_source(tmp_path, settings):
-    settings.VAR_DIR = tmp_path
-    call_command("import_measurements", str(RAW))
-    return EmbeddedSource([tmp_path / "measurements"])
 
 
 @pytest.mark.parametrize("width", [10, 60, 300])
