@@ -1,0 +1,28 @@
+"""Handing deliveries to django-q2: one task per delivery, so a slow receiver holds one worker
+for one attempt at most, and the others go on."""
+
+from __future__ import annotations
+
+import math
+
+from django.conf import settings
+
+
+def task_timeout() -> int:
+    """django-q2's hard stop for one attempt: well past the attempt's own deadline."""
+    return math.ceil(settings.ALERTS_WEBHOOK_TIMEOUT_SECONDS) + 30
+
+
+def enqueue(delivery_ids: list[int]) -> None:
+    from django_q.tasks import async_task
+
+    for delivery_id in delivery_ids:
+        async_task("alerts.tasks.deliver", delivery_id, task_name=f"alert-delivery-{delivery_id}", group="alerts",
+                   timeout=task_timeout())
+
+
+def enqueue_due(webhook_id: str | None = None) -> None:
+    from django_q.tasks import async_task
+
+    async_task("alerts.tasks.deliver_due", *([webhook_id] if webhook_id else []), task_name="alert-deliveries-due",
+               group="alerts")
