@@ -1,6 +1,6 @@
 """A real webhook receiver on loopback: a threaded HTTP server in the test process that records
-every request and answers as its plan says (a status code, or "hang": keep the connection open
-without answering until released), then `default`."""
+every request and answers as its plan says (a status code, a (status, headers) pair, or "hang":
+keep the connection open without answering until released), then `default`."""
 
 from __future__ import annotations
 
@@ -44,10 +44,13 @@ class Receiver:
                 if answer == "hang":
                     receiver.release.wait(300)
                     return
-                self.send_response(int(answer))
+                status, headers = answer if isinstance(answer, tuple) else (answer, {})
+                self.send_response(int(status))
                 self.send_header("Content-Type", "text/plain")
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(b"ok" if int(answer) < 300 else b"receiver says no")
+                self.wfile.write(b"ok" if int(status) < 300 else b"receiver says no")
 
             def log_message(self, *args):
                 pass
