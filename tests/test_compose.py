@@ -82,5 +82,6 @@ def test_prometheus_loads_the_shipped_rules_and_scrapes_with_the_metrics_key():
     scrape = config["scrape_configs"][0]
     assert scrape["metrics_path"] == "/metrics" and scrape["static_configs"][0]["targets"] == ["web:8060"]
     key_file = scrape["authorization"]["credentials_file"]
-    assert f"> {key_file}" in prometheus["entrypoint"][-1] and prometheus["environment"]["METRICS_KEY"] == "${METRICS_KEY}"
+    assert f"> {key_file}" in prometheus["entrypoint"][-1]
+    assert prometheus["environment"]["METRICS_KEY"] == "${METRICS_KEY}"
     assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["entrypoint"][-1]
