@@ -13,3 +13,10 @@ def deliver_due(webhook_id: str | None = None) -> dict:
     from alerts import delivery
 
     return delivery.deliver_due(webhook_id=webhook_id)
+
+
+def fan_out(delivery_ids: list[int]) -> int:
+    from alerts import queue
+
+    queue.fan_out(delivery_ids)
+    return len(delivery_ids)

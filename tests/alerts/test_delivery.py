@@ -194,3 +194,12 @@ def test_the_task_entry_points(db, receiver):
     emit()
     assert tasks.deliver_due() == {"queued": 1, "held_back": 0, "expired": 0}
     assert one().status == "delivered" and receiver.types() == ["field.degraded"]
+
+
+def test_one_event_for_several_webhooks_is_handed_over_once(db, receiver, django_capture_on_commit_callbacks):
+    for name in ("a", "b", "c"):
+        services.webhook_create(name=name, url=receiver.url)
+    with django_capture_on_commit_callbacks(execute=True) as after_commit:
+        emit()
+    assert len(after_commit) == 1  # one broker write for the emitting transaction, whatever the webhooks
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"delivered"} and len(receiver.requests) == 3
