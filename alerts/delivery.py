@@ -8,8 +8,8 @@
    one worker that long, never the monitoring loop (which only wrote rows).
 3. `deliver_due()` (every minute, and at each worker's start) queues what is due again: every
    due delivery of a healthy webhook, one at a time (the oldest) for a webhook that is failing,
-   so a dead receiver with a backlog does not occupy every worker. A success there queues the
-   rest of that webhook's backlog at once.
+   so a dead receiver with a backlog does not occupy every worker. Each success queues that
+   webhook's next due delivery at once, so a backlog drains back to back once it answers.
 4. At least once: a worker killed after sending and before recording leaves the lease to expire;
    the delivery is then sent again with the same `webhook-id`, which receivers deduplicate on.
 """
@@ -89,11 +89,13 @@ def deliver(delivery_id: int) -> str:
     written = services.delivery_record(delivery=delivery, ok=outcome.ok, status_code=outcome.status_code,
                                        latency_ms=outcome.latency_ms, error=outcome.error,
                                        retry_after=outcome.retry_after)
+    if written is None:
+        return f"delivery {delivery_id}: its webhook was deleted during the attempt"
     if not outcome.ok:
         log.warning("webhook %s: delivery %s attempt %s failed: %s", delivery.webhook.name, delivery.id,
                     delivery.attempts, outcome.error)
     elif selectors.due_deliveries(webhook_id=delivery.webhook_id, limit=1):
-        queue.enqueue_due(str(delivery.webhook_id))  # it answers again: send its backlog now
+        queue.enqueue_due(str(delivery.webhook_id))  # it answers again: on to its next due delivery
     return f"delivery {delivery_id}: {written.status} after attempt {delivery.attempts} ({outcome.latency_ms} ms)"
 
 

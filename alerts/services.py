@@ -228,11 +228,14 @@ def delivery_claim(*, delivery_id: int) -> Delivery | None:
 
 @transaction.atomic
 def delivery_record(*, delivery: Delivery, ok: bool, status_code: int | None, latency_ms: float, error: str = "",
-                    retry_after: float | None = None) -> Delivery:
+                    retry_after: float | None = None) -> Delivery | None:
     """The outcome of the attempt `delivery` was claimed for: delivered, due again after the
     backoff, or failed when the next try would fall past its retry span. Only the claim's own
-    attempt moves the row (a later claim after an expired lease wins)."""
+    attempt moves the row (a later claim after an expired lease wins). None when the webhook was
+    deleted meanwhile (the row lock keeps a deletion from crossing this record)."""
     now = timezone.now()
+    if not Delivery.objects.select_for_update().filter(id=delivery.id).exists():
+        return None
     DeliveryAttempt.objects.create(delivery=delivery, number=delivery.attempts, at=delivery.last_attempt_at or now,
                                    ok=ok, status_code=status_code, latency_ms=latency_ms, error=error[:2000])
     columns: dict[str, Any] = {"claimed_until": None, "last_status_code": status_code, "last_latency_ms": latency_ms,

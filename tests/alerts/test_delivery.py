@@ -203,3 +203,14 @@ def test_one_event_for_several_webhooks_is_handed_over_once(db, receiver, django
         emit()
     assert len(after_commit) == 1  # one broker write for the emitting transaction, whatever the webhooks
     assert set(Delivery.objects.values_list("status", flat=True)) == {"delivered"} and len(receiver.requests) == 3
+
+
+def test_a_webhook_deleted_during_an_attempt_ends_it_quietly(db, receiver):
+    webhook = services.webhook_create(name="short-lived", url=receiver.url)
+    emit()
+    claimed = services.delivery_claim(delivery_id=one().id)
+    outcome = delivery.attempt(claimed)
+    services.webhook_delete(webhook=webhook)
+    assert services.delivery_record(delivery=claimed, ok=outcome.ok, status_code=outcome.status_code,
+                                    latency_ms=outcome.latency_ms) is None
+    assert not Delivery.objects.exists()
