@@ -10,6 +10,7 @@ from ninja.errors import AuthenticationError, ValidationError
 
 from access.api import router as access_router
 from access.auth import WRITE_AUTH
+from alerts.api import router as alerts_router
 from core.errors import DomainError
 from inference.api import router as inference_router
 from mlops_site.health import run_checks
@@ -81,3 +82,4 @@ api.add_router("/", registry_router)
 api.add_router("/training", training_router)
 api.add_router("/inference", inference_router)
 api.add_router("/performance", performance_router)
+api.add_router("/alerts", alerts_router)

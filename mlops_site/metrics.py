@@ -21,6 +21,7 @@ from django.utils import timezone
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
+from alerts import selectors as alert_selectors
 from performance.models import FieldMonitor, MonitorState
 from training.models import JobStatus, TrainingJob
 
@@ -36,7 +37,8 @@ def share_process_values() -> None:
 
 
 class StateCollector:
-    """Jobs by status, broker queue depth, monitors by state and checks due now."""
+    """Jobs by status, broker queue depth, monitors by state, checks due now, what the dependency
+    watcher last saw and webhook deliveries by status."""
 
     def collect(self):
         jobs = GaugeMetricFamily("cellwise_training_jobs", "Training jobs by status", labels=["status"])
@@ -55,6 +57,20 @@ class StateCollector:
 
         yield GaugeMetricFamily("cellwise_queue_depth", "Tasks waiting in the django-q2 broker",
                                 value=get_broker().queue_size())
+        up = GaugeMetricFamily("cellwise_dependency_up", "1 while the dependency watcher sees it up",
+                               labels=["dependency"])
+        down = GaugeMetricFamily("cellwise_dependency_down_seconds", "How long it has been down (0 when up)",
+                                 labels=["dependency"])
+        now = timezone.now()
+        for status in alert_selectors.dependency_statuses():
+            up.add_metric([status.name], 1 if status.up else 0)
+            down.add_metric([status.name], 0 if status.up else (now - status.since).total_seconds())
+        yield up
+        yield down
+        deliveries = GaugeMetricFamily("cellwise_alert_deliveries", "Webhook deliveries by status", labels=["status"])
+        for status, count in alert_selectors.delivery_counts().items():
+            deliveries.add_metric([status], count)
+        yield deliveries
 
 
 class _ThisProcess:

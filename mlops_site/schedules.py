@@ -24,7 +24,8 @@ class Wanted:
     minutes: int = 1
 
 
-MANAGED = ("mlflow-mirror-reconcile", "training-recover", "leftovers-reconcile", "monitoring-tick", "history-prune")
+MANAGED = ("mlflow-mirror-reconcile", "training-recover", "leftovers-reconcile", "monitoring-tick", "history-prune",
+           "alerts-deliver", "dependency-watch")
 
 
 def wanted_schedules() -> list[Wanted]:
@@ -33,6 +34,9 @@ def wanted_schedules() -> list[Wanted]:
         Wanted("training-recover", "training.tasks.recover", minutes=5),
         Wanted("leftovers-reconcile", "training.tasks.reconcile_leftovers",
                minutes=settings.LEFTOVERS_RECONCILE_MINUTES),
+        # Webhook retries that are due, and deliveries whose first task was lost.
+        Wanted("alerts-deliver", "alerts.tasks.deliver_due", minutes=1),
+        Wanted("dependency-watch", "mlops_site.dependency_watch.watch", minutes=1),
     ]
     if settings.MONITORING_ENABLED:
         # Every minute (django-q2's finest); each field's next_check_at keeps its own interval.

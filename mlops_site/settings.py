@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "training",
     "inference",
     "performance",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -314,6 +315,20 @@ if ADMISSION_MAX_CONCURRENT and ADMISSION_MAX_CONCURRENT + ADMISSION_MAX_WAITING
     raise ImproperlyConfigured(
         f"ADMISSION_MAX_CONCURRENT + ADMISSION_MAX_WAITING ({ADMISSION_MAX_CONCURRENT + ADMISSION_MAX_WAITING}) "
         f"must be below WEB_THREADS ({WEB_THREADS}): spare threads answer the 503s of a saturated process")
+
+# --- Alerts (alerts/, README "Alerts") -------------------------------------------------------
+# Where people open cellwise: the links in alert payloads are absolute URLs under it.
+PUBLIC_BASE_URL = env.url("PUBLIC_BASE_URL", f"http://localhost:{API_PORT}", schemes=("http", "https"))
+# The most one webhook attempt may take (connect, send, answer): a receiver that is down or hung
+# holds a worker no longer than this.
+ALERTS_WEBHOOK_TIMEOUT_SECONDS = env.float("ALERTS_WEBHOOK_TIMEOUT_SECONDS", 5, min=0.1, max=60)
+# A failed attempt is retried after RETRY_BASE, doubling up to RETRY_MAX, until RETRY_SPAN after
+# the event; then the delivery is failed. Retries run on a minute schedule (django-q2's finest).
+ALERTS_RETRY_BASE_SECONDS = env.float("ALERTS_RETRY_BASE_SECONDS", 60, min=0.1)
+ALERTS_RETRY_MAX_SECONDS = env.float("ALERTS_RETRY_MAX_SECONDS", 3600, min=0.1)
+ALERTS_RETRY_SPAN_SECONDS = env.float("ALERTS_RETRY_SPAN_SECONDS", 86400, min=1)
+# A dependency of /v1/health down for longer than this sends dependency.down (watched every minute).
+ALERTS_DEPENDENCY_DOWN_SECONDS = env.int("ALERTS_DEPENDENCY_DOWN_SECONDS", 300, min=0)
 
 # --- API ---------------------------------------------------------------------------------------
 API_PUBLIC_READS = env.bool("API_PUBLIC_READS", False)

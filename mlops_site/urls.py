@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, re_path
 
 from access.views import LoginView
+from alerts import views as alerts_views
 from inference import views as inference_views
 from mlops_site.api import api, unknown_endpoint
 from mlops_site.metrics import metrics_view
@@ -32,4 +33,11 @@ urlpatterns = [
     path("partials/jobs/", training_views.job_table, name="jobs-table"),
     path("jobs/<uuid:job_id>/cancel/", training_views.job_cancel, name="job-cancel"),
     path("forecast/", inference_views.forecast, name="forecast"),
+    path("alerts/", alerts_views.alerts_page, name="alerts"),
+    path("alerts/webhooks/new/", alerts_views.webhook_new, name="alerts-webhook-new"),
+    path("alerts/webhooks/<uuid:webhook_id>/", alerts_views.webhook_page, name="alerts-webhook"),
+    path("alerts/webhooks/<uuid:webhook_id>/edit/", alerts_views.webhook_edit, name="alerts-webhook-edit"),
+    path("alerts/webhooks/<uuid:webhook_id>/test/", alerts_views.webhook_test, name="alerts-webhook-test"),
+    path("alerts/webhooks/<uuid:webhook_id>/delete/", alerts_views.webhook_delete, name="alerts-webhook-delete"),
+    path("alerts/deliveries/<int:delivery_id>/retry/", alerts_views.delivery_retry, name="alerts-delivery-retry"),
 ]

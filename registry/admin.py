@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 
+from access.admin import ReadOnlyAdmin
 from core.errors import DomainError
 from registry import services
 from registry.models import BOUNDS, FieldBest, MlflowOutbox, ModelConfig, ModelEvent, ModelField, ModelVersion
@@ -141,19 +142,6 @@ class ModelVersionAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
-        return False
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Machine-made rows: visible, never edited by hand."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
         return False
 
 

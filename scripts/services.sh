@@ -7,6 +7,7 @@
 #   ClickHouse  chdb (the ClickHouse engine, in-process) at chdb://$RUN/chdb, tests only
 #   Chromium    Debian's, for the browser tests (installed with apt if missing)
 #   Redis       the redis-server binary; tests start private servers on free ports
+#   promtool    from Debian's prometheus package: checks the shipped alerting rules
 # Any service that cannot be started stops the script with an error (tests never skip it).
 set -euo pipefail
 : "${VENV:?source scripts/venv.sh first}"
@@ -60,11 +61,21 @@ ensure_redis_binary() {  # tests start private redis-servers (the Redis broker, 
   command -v redis-server >/dev/null || { echo "redis-server could not be installed" >&2; return 1; }
 }
 
+ensure_promtool() {  # tests check and unit-test the Prometheus alerting rules (Debian's prometheus ships it)
+  command -v promtool >/dev/null && return 0
+  echo "installing promtool (Debian's prometheus package)..." >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=300 prometheus >/dev/null \
+    || { DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null \
+         && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=300 prometheus >/dev/null; }
+  command -v promtool >/dev/null || { echo "promtool could not be installed" >&2; return 1; }
+}
+
 services_up() {
   trap services_down EXIT
   ensure_postgres
   ensure_chromium
   ensure_redis_binary
+  ensure_promtool
   psql -h $PG_HOST -p "$PG_PORT" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='$MLFLOW_DB'" | grep -q 1 \
     || psql -h $PG_HOST -p "$PG_PORT" -U postgres -qc "CREATE DATABASE $MLFLOW_DB"
 

@@ -20,7 +20,8 @@ COMPOSE_ONLY = {"POSTGRES_PASSWORD", "CLICKHOUSE_PASSWORD"}  # container passwor
 
 def test_services_health_checks_and_restarts():
     services = COMPOSE["services"]
-    assert set(services) == {"postgres", "redis", "minio", "minio-buckets", "mlflow", "clickhouse", "web", "worker"}
+    assert set(services) == {"postgres", "redis", "minio", "minio-buckets", "mlflow", "clickhouse", "web", "worker",
+                             "prometheus"}
     for name, service in services.items():
         if name != "minio-buckets":  # a one-shot job
             assert service.get("restart") == "unless-stopped", name
@@ -76,3 +77,19 @@ def test_web_and_workers_share_one_metrics_directory():
         assert COMPOSE["services"][name]["volumes"] == COMPOSE["x-cellwise"]["volumes"], name
     entrypoint = (ROOT / "scripts" / "docker-entrypoint.sh").read_text()
     assert 'rm -rf "$PROMETHEUS_MULTIPROC_DIR"' not in entrypoint  # one container must not wipe the others'
+
+
+def test_prometheus_loads_the_shipped_rules_and_scrapes_with_the_metrics_key():
+    """The rules themselves are checked and unit-tested with promtool (tests/test_prometheus_rules.py)."""
+    prometheus = COMPOSE["services"]["prometheus"]
+    mounts = dict(volume.split(":")[:2] for volume in prometheus["volumes"])
+    assert mounts["./scripts/compose/prometheus"] == "/etc/prometheus"
+    config_dir = ROOT / "scripts" / "compose" / "prometheus"
+    config = yaml.safe_load((config_dir / "prometheus.yml").read_text())
+    assert all((config_dir / name).is_file() for name in config["rule_files"])
+    scrape = config["scrape_configs"][0]
+    assert scrape["metrics_path"] == "/metrics" and scrape["static_configs"][0]["targets"] == ["web:8060"]
+    key_file = scrape["authorization"]["credentials_file"]
+    assert f"> {key_file}" in prometheus["entrypoint"][-1]
+    assert prometheus["environment"]["METRICS_KEY"] == "${METRICS_KEY}"
+    assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["entrypoint"][-1]

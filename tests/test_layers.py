@@ -1,5 +1,5 @@
 """The design's layering, enforced: mlops_site → performance → inference → training → registry →
-telemetry → access → core. A package may import those to its right, never those to its left
+telemetry → alerts → access → core. A package may import those to its right, never those to its left
 (tests and migrations aside): mlops_site (settings, URLs, the API's wiring) is imported by no
 app, and core imports none."""
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYERS = ["mlops_site", "performance", "inference", "training", "registry", "telemetry", "access", "core"]
+LAYERS = ["mlops_site", "performance", "inference", "training", "registry", "telemetry", "alerts", "access", "core"]
 
 
 def imported_apps(path: Path) -> set[str]:

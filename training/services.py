@@ -17,6 +17,7 @@ from core.errors import Conflict, DomainError, Invalid
 from core.events import actor_name
 from registry import services as registry_services
 from registry.models import ModelConfig, ModelVersion
+from training import notifications
 from training.architectures import spec
 from training.models import ACTIVE, JobEvent, JobStatus, TrainingEpoch, TrainingJob
 
@@ -142,6 +143,7 @@ def training_job_fail(*, job_id, error: str, actor: str = "worker") -> bool:
         return False
     registry_services.model_training_lock_release(model_id=job.model_id)
     _event(job, kind="failed", actor=actor, message=error[:500], from_status=job.status, to_status=JobStatus.FAILED)
+    notifications.job_failed(job=job, error=error)
     return True
 
 

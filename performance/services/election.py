@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from core.errors import Conflict, Invalid, NotFound
 from core.events import actor_name
-from performance import degradation, metrics, selectors
+from performance import degradation, metrics, notifications, selectors
 from performance.instruments import EVALUATION_SECONDS
 from performance.models import FieldEvent, ScoreRecord, Trigger
 from performance.scoring import EvaluationData, ModelScore, record_fields, score_version
@@ -89,6 +89,9 @@ def _follow_naive_verdict(*, field: str, record: ScoreRecord, actor: str) -> Non
                      f"{'worse' if below else 'no worse'} than {naive[0]} ({naive[1]:.4g})"),
             model_id=str(record.model_id), score=record.score, naive=naive[0], naive_score=naive[1],
         )
+        notifications.below_naive_changed(field=field, below=below, model_id=record.model_id,
+                                          model_name=record.model_name, version=record.version, metric=record.metric,
+                                          score=record.score, naive=naive[0], naive_score=naive[1])
 
 
 @dataclass
@@ -136,6 +139,9 @@ def _evaluate(*, field: str, metric: str, trigger: str, user) -> Evaluation:
             registry_services.field_best_set(field=field, model=winner.model, version=winner.version,
                                              metric=metric, baseline_score=baseline, elected_by=actor)
             changed = current is None or current.model_id != winner.model.id or current.version_id != winner.version.id
+            if changed:
+                notifications.best_elected(field=field, model=winner.model, version=winner.version, metric=metric,
+                                           score=baseline, previous=current, elected_by=actor, trigger=trigger)
             monitors.field_monitor_watch(field=field)
             _follow_naive_verdict(field=field, record=next(r for r in records if r.elected), actor=actor)
             best = registry_selectors.field_best(field)
@@ -179,6 +185,10 @@ def field_best_override(*, field: str, model_id, user=None) -> FieldBest:
                                                 measured_at=timezone.now(), **record_fields(fresh, metric))
         previous = registry_services.field_best_set(field=field, model=model, version=version, metric=record.metric,
                                                     baseline_score=record.score, elected_by=actor)
+        if previous is None or (previous.model_id, previous.version_id) != (model.id, version.id):
+            notifications.best_elected(field=field, model=model, version=version, metric=record.metric,
+                                       score=record.score, previous=previous, elected_by=actor,
+                                       trigger=Trigger.SET_BEST)
         monitors.field_monitor_watch(field=field)
         _follow_naive_verdict(field=field, record=record, actor=actor)
         field_event_record(field=field, kind="best_set", actor=actor,

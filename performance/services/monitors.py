@@ -26,7 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.errors import Conflict
-from performance import degradation
+from performance import degradation, notifications
 from performance.models import FieldMonitor, MonitorEvent, MonitorState
 from registry import selectors as registry_selectors, services as registry_services
 from registry.models import FieldBest
@@ -145,6 +145,7 @@ def field_monitor_checked(*, monitor: FieldMonitor, best: FieldBest, score: floa
                   f"{best.metric} {score:.4g} is past the threshold {rule.threshold:.4g} (baseline "
                   f"{best.baseline_score:.4g} × {rule.factor}); retraining {len(jobs)} models",
                   waiting_job_ids=[str(j) for j in jobs], **_turn_ends(monitor))
+    notifications.field_degraded(best=best, score=score, rule=rule, job_ids=[str(j) for j in jobs])
     return Step(moved, f"degraded: retraining {len(jobs)}")
 
 
@@ -184,9 +185,11 @@ def field_monitor_follow_jobs(*, monitor: FieldMonitor) -> Step:
     if not completed:
         moved = _move(monitor, MonitorState.MONITORING, f"retraining failed, none of {len(waiting)} jobs completed "
                       f"({summary}); keeping the current best", waiting_job_ids=[], **_turn_ends(monitor))
+        notifications.retraining_ended(field=monitor.field, job_ids=waiting, statuses=statuses, to_state=moved.state)
         return Step(moved, "retraining failed")
     moved = _move(monitor, MonitorState.EVALUATING, f"{len(completed)} of {len(waiting)} jobs completed ({summary})",
                   waiting_job_ids=[])
+    notifications.retraining_ended(field=monitor.field, job_ids=waiting, statuses=statuses, to_state=moved.state)
     return Step(moved, "retrained: evaluating")
 
 

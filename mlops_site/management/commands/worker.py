@@ -24,6 +24,8 @@ class Command(BaseCommand):
         self.stdout.flush()  # before qcluster takes over the process: the log shows what recovery did
         # A flush a dead worker left half-done (a run being logged) is replayed now, not in a minute.
         async_task("registry.tasks.mirror_flush", task_name="mlflow-mirror-flush-at-start", group="mlflow-mirror")
+        # Webhook deliveries a dead worker left half-sent (their lease has expired) go out now.
+        async_task("alerts.tasks.deliver_due", task_name="alert-deliveries-at-start", group="alerts")
         if settings.MONITORING_ENABLED:
             # The scheduler first fires 30 s after start; check due fields right away instead.
             async_task("performance.tasks.monitor_tick", task_name="monitor-tick-at-start")
