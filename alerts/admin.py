@@ -36,7 +36,8 @@ class WebhookAdminForm(forms.ModelForm):
         return [f.strip() for f in self.cleaned_data["kpi_fields"].split(",") if f.strip()]
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if self.errors:
             return data
         try:

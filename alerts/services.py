@@ -59,7 +59,7 @@ def url_problem(url: str) -> str | None:
 
 def _validated(*, name: str, url: str, secret: str, event_types: Sequence[str], fields: Sequence[str],
                format: str) -> dict[str, Any]:
-    problems = []
+    problems: list[str | None] = []
     if not isinstance(name, str) or not re.fullmatch(NAME_PATTERN, name):
         problems.append("name must be 1-100 letters, digits, spaces, '_', '.' or '-' (starting with a letter or digit)")
     problems.append(url_problem(url))
@@ -72,9 +72,9 @@ def _validated(*, name: str, url: str, secret: str, event_types: Sequence[str], 
         problems.append(f"fields must be at most {MAX_FIELDS} KPI field names (letters, digits, '_', '.', ':', '-')")
     if format not in Format.values:
         problems.append(f"format must be one of {', '.join(Format.values)}")
-    problems = [p for p in problems if p]
-    if problems:
-        raise Invalid("; ".join(problems))
+    found = [p for p in problems if p]
+    if found:
+        raise Invalid("; ".join(found))
     return {"name": name, "url": url, "secret": secret, "event_types": sorted(set(event_types)),
             "fields": sorted(set(fields)), "format": format}
 

@@ -14,12 +14,11 @@ from django.utils import timezone
 from core.errors import Conflict, Invalid
 from core.events import actor_name
 from registry import bundle_store
+from registry.bounds import CONFIG, TRAINING
 from registry.models import (
-    BOUNDS,
     MAX_INPUT_FIELDS,
     MAX_OUTPUT_FIELDS,
     NAME_PATTERN,
-    TRAINING_BOUNDS,
     Architecture,
     FieldBest,
     MlflowOutbox,
@@ -81,21 +80,18 @@ def _check_config(name: str, architecture: str, numbers: dict[str, int], trainin
     if architecture not in Architecture.values:
         problems.append(f"architecture must be one of {', '.join(Architecture.values)}")
     for key, value in numbers.items():
-        low, high = BOUNDS[key]
-        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            problems.append(f"{key} must be an integer from {low} to {high}")
+        if not CONFIG[key].accepts(value):
+            problems.append(CONFIG[key].problem)
     for key, value in training.items():
         if key == "target_mode":
             if value not in TargetMode.values:
                 problems.append(f"target_mode must be one of {', '.join(TargetMode.values)}")
             continue
-        if key not in TRAINING_BOUNDS:
+        if key not in TRAINING:
             problems.append(f"unknown training parameter {key}")
             continue
-        low, high, default = TRAINING_BOUNDS[key]
-        kind = (int, float) if isinstance(default, float) else int
-        if not isinstance(value, kind) or isinstance(value, bool) or not low <= value <= high:
-            problems.append(f"{key} must be {'a number' if kind is not int else 'an integer'} from {low} to {high}")
+        if not CONFIG[key].accepts(value):
+            problems.append(CONFIG[key].problem)
     if problems:
         raise Invalid("; ".join(problems))
 
@@ -125,7 +121,7 @@ def model_config_create(
     user=None,
     **training,
 ) -> ModelConfig:
-    """Create a model config. `training` may set target_mode and any of TRAINING_BOUNDS."""
+    """Create a model config. `training` may set target_mode and any of `bounds.TRAINING`."""
     training = {k: v for k, v in training.items() if v is not None}
     numbers = {
         "window_duration_seconds": window_duration_seconds, "lookback_steps": lookback_steps,
