@@ -23,7 +23,10 @@ router = Router(tags=["alerts"])
 FieldName = Annotated[str, Field(pattern=FIELD_NAME_PATTERN)]
 # Literals built from the choices at run time (the schema lists them); mypy sees plain strings.
 if TYPE_CHECKING:
-    EventTypeName = FormatName = DeliveryStatusName = EventTypeValue = str
+    EventTypeName = str
+    FormatName = str
+    DeliveryStatusName = str
+    EventTypeValue = str
 else:
     EventTypeName = Literal[tuple(services.SUBSCRIBABLE)]
     FormatName = Literal[tuple(Format.values)]

@@ -3,12 +3,14 @@ events and the MLflow mirror queue. Configs are immutable once created: make a n
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, cast
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 
 from access.admin import ReadOnlyAdmin
+from access.feedback import call_service
 from core.errors import DomainError
 from registry import services
 from registry.bounds import CONFIG, SHAPE, TRAINING, BoundedFields
@@ -134,10 +136,7 @@ class ModelConfigAdmin(admin.ModelAdmin):
         return deleted, counts, set(), protected
 
     def delete_model(self, request, obj):
-        try:
-            services.model_config_delete(model=obj, user=request.user)
-        except DomainError as error:
-            self.message_user(request, error.message, messages.ERROR)
+        call_service(request, partial(services.model_config_delete, model=obj, user=request.user))
 
     def delete_queryset(self, request, queryset):
         for model in queryset:

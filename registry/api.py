@@ -15,7 +15,8 @@ from access.responses import errors
 from core.errors import FIELD_NAME_PATTERN
 from registry import details, selectors, services
 from registry.bounds import CONFIG
-from registry.models import MAX_INPUT_FIELDS, MAX_OUTPUT_FIELDS, NAME_PATTERN, Architecture, ModelConfig
+from registry.models import MAX_INPUT_FIELDS, MAX_OUTPUT_FIELDS, NAME_PATTERN, Architecture
+from registry.selectors import AnnotatedModel
 from telemetry.sources import available_fields, history_source
 
 router = Router(tags=["registry"])
@@ -105,7 +106,7 @@ class ModelOut(Schema):
     details: dict[str, Any] | None = Field(None, description="only with include_details=true")
 
 
-def model_out(model: ModelConfig, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def model_out(model: AnnotatedModel, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "id": model.id, "name": model.name, "architecture": model.architecture,
         "input_fields": model.input_fields, "output_fields": model.output_fields,

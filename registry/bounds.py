@@ -33,9 +33,11 @@ class Bound:
         return self.kind is int
 
     def accepts(self, value: object) -> bool:
-        if isinstance(value, bool) or not isinstance(value, int if self.integer else (int, float)):
+        if isinstance(value, bool):
             return False
-        return self.low <= value <= self.high
+        if isinstance(value, int) or (isinstance(value, float) and not self.integer):
+            return self.low <= value <= self.high
+        return False
 
     @property
     def problem(self) -> str:

@@ -77,9 +77,7 @@ class ModelConfig(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    # Not columns: set by registry.selectors (queryset annotations, and `latest` by models_for_field).
-    latest_version: int | None
-    mirror_pending: bool
+    # Not a column: the latest version, set by registry.selectors.models_for_field.
     latest: ModelVersion | None
 
     class Meta:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -136,6 +137,7 @@ def _evaluate(*, field: str, metric: str, trigger: str, user) -> Evaluation:
         best, changed = current, False
         if winner is not None:
             baseline = winner.score(metric)
+            assert baseline is not None and winner.version is not None  # ranked first with a score: trained
             registry_services.field_best_set(field=field, model=winner.model, version=winner.version,
                                              metric=metric, baseline_score=baseline, elected_by=actor)
             changed = current is None or current.model_id != winner.model.id or current.version_id != winner.version.id
@@ -169,20 +171,22 @@ def field_best_override(*, field: str, model_id, user=None) -> FieldBest:
     if version.unusable_reason:
         raise Conflict(f"version {version.version} of {model.name} cannot be used: {version.unusable_reason}")
     record = selectors.latest_score(field, model.id, version.version)
-    fresh = None  # scored now (outside the transaction: it reads the data source)
+    fresh: dict[str, Any] = {}  # the fields of a score made now (outside the transaction: it reads the data source)
     if record is None:
         current = registry_selectors.field_best(field)
         metric = current.metric if current else "rmse"
         data = EvaluationData(sorted(set(model.input_fields + model.output_fields)))
-        fresh = score_version(model, version, field, data)
-        if fresh.score(metric) is None:
-            raise Conflict(f"model {model.name} cannot be scored on {field} now ({fresh.note}); "
+        scored = score_version(model, version, field, data)
+        if scored.score(metric) is None:
+            raise Conflict(f"model {model.name} cannot be scored on {field} now ({scored.note}); "
                            "its score is needed as the monitoring baseline")
+        fresh = record_fields(scored, metric)
     actor = actor_name(user)
     with transaction.atomic():  # the set-best score row exists only if the election does
-        if fresh is not None:
+        if record is None:  # none yet: the score made above
             record = ScoreRecord.objects.create(evaluation=uuid.uuid4(), field=field, trigger=Trigger.SET_BEST,
-                                                measured_at=timezone.now(), **record_fields(fresh, metric))
+                                                measured_at=timezone.now(), **fresh)
+        assert record.score is not None  # latest_score reads scored records only; the fresh one is scored
         previous = registry_services.field_best_set(field=field, model=model, version=version, metric=record.metric,
                                                     baseline_score=record.score, elected_by=actor)
         if previous is None or (previous.model_id, previous.version_id) != (model.id, version.id):
@@ -195,7 +199,9 @@ def field_best_override(*, field: str, model_id, user=None) -> FieldBest:
                            message=f"{actor} made {model.name} v{version.version} the best for {field}",
                            model_id=str(model.id), previous=str(previous.model_id) if previous else None,
                            baseline=record.score, metric=record.metric)
-    return registry_selectors.field_best(field)
+    best = registry_selectors.field_best(field)
+    assert best is not None  # elected above
+    return best
 
 
 @dataclass
