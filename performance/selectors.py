@@ -135,7 +135,7 @@ def dashboard_rows() -> tuple[list[dict], list[str], str]:
             "field": field, "models": len(outputs[field]), "best": best, "monitor": monitor,
             "state": monitor.state if monitor else "unmonitored", "latest": latest,
             "threshold": rule.threshold if rule else None,
-            "status": rule.status(latest.score) if rule and latest and latest.metric == best.metric else None,
+            "status": rule.status(latest.score) if best and rule and latest and latest.metric == best.metric else None,
             "spark": [r.score for r in reversed(spark[field])], "jobs": jobs[field],
         })
     opportunities = [f for f in fields if f not in outputs]
@@ -163,10 +163,11 @@ def baseline_history(field: str) -> list[BaselineStep]:
     """Every baseline the field had, oldest first, from the election history: elections by an
     evaluation or a set-best (their events record metric and baseline) and the monitor's
     rebaselines (same metric, the score that became the baseline)."""
-    elections: list[tuple[datetime, int, FieldEvent | MonitorEvent]] = [
+    Row = tuple[datetime, int, FieldEvent | MonitorEvent]
+    elections: list[Row] = [
         (e.at, e.id, e) for e in FieldEvent.objects.filter(field=field, kind__in=["evaluated", "best_set"])
         if e.details.get("baseline") is not None]
-    rebaselines = [(e.at, e.id, e) for e in MonitorEvent.objects.filter(
+    rebaselines: list[Row] = [(e.at, e.id, e) for e in MonitorEvent.objects.filter(
         field=field, kind=MonitorEvent.Kind.REBASELINE, score__isnull=False)]
     steps: list[BaselineStep] = []
     for at, _, event in sorted(elections + rebaselines, key=lambda item: item[:2]):

@@ -12,6 +12,10 @@ from training import services
 from training.models import JobEvent, TrainingJob
 
 
+def _queued(job: TrainingJob) -> str:
+    return f"{job.model}: queued job {job.id}"
+
+
 @admin.register(TrainingJob)
 class TrainingJobAdmin(ReadOnlyAdmin):
     list_display = ("id", "model", "status", "progress", "val_loss", "mlflow_run", "created_at", "completed_at",
@@ -40,7 +44,7 @@ class TrainingJobAdmin(ReadOnlyAdmin):
         for model in {job.model for job in queryset}:
             call_service(request, partial(services.training_job_create, model=model, user=request.user,
                                           reason="admin retrain"),
-                         success=lambda job, model=model: f"queued {job} for {model}", error_level=messages.WARNING)
+                         success=_queued, error_level=messages.WARNING)
 
 
 @admin.register(JobEvent)
@@ -54,4 +58,4 @@ class JobEventAdmin(ReadOnlyAdmin):
 def train_models(modeladmin, request, queryset):
     for model in queryset:
         call_service(request, partial(services.training_job_create, model=model, user=request.user, reason="admin"),
-                     success=lambda job, model=model: f"{model}: queued job {job.id}", error_level=messages.WARNING)
+                     success=_queued, error_level=messages.WARNING)

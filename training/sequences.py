@@ -70,7 +70,7 @@ def build_samples(frame: WindowFrame, *, inputs: Sequence[str], outputs: Sequenc
     origins = origins[segment[origins] == segment[origins + width - 1]]  # no gap inside the span
     # Prefix counts of rows holding a NaN tell, per origin, whether its span holds one.
     x_nan = np.concatenate(([0], np.cumsum(np.isnan(x_values).any(axis=1))))
-    y_row_nan: np.ndarray = np.isnan(y_values).any(axis=1)
+    y_row_nan = np.asarray(np.isnan(y_values).any(axis=1))
     y_nan = np.concatenate(([0], np.cumsum(y_row_nan)))
     bad = ((x_nan[origins + lookback] > x_nan[origins]) | (y_nan[origins + width] > y_nan[origins + lookback])
            | y_row_nan[origins + lookback - 1])

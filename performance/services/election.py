@@ -135,6 +135,7 @@ def _evaluate(*, field: str, metric: str, trigger: str, user) -> Evaluation:
         ]
         _mirror_scores(ranked, field, metric, now)
         best, changed = current, False
+        summary = f"no model of {field} could be scored"
         if winner is not None:
             baseline = winner.score(metric)
             assert baseline is not None and winner.version is not None  # ranked first with a score: trained
@@ -147,10 +148,10 @@ def _evaluate(*, field: str, metric: str, trigger: str, user) -> Evaluation:
             monitors.field_monitor_watch(field=field)
             _follow_naive_verdict(field=field, record=next(r for r in records if r.elected), actor=actor)
             best = registry_selectors.field_best(field)
+            summary = (f"{len(models)} models scored by {metric}; best: {winner.model.name} v{winner.version.version} "
+                       f"({metric} {baseline:.4g})")
         field_event_record(
-            field=field, kind="evaluated", actor=actor,
-            message=(f"{len(models)} models scored by {metric}; best: {winner.model.name} v{winner.version.version} "
-                     f"({metric} {winner.score(metric):.4g})" if winner else f"no model of {field} could be scored"),
+            field=field, kind="evaluated", actor=actor, message=summary,
             evaluation=str(evaluation), metric=metric, winner=str(winner.model.id) if winner else None,
             previous=str(current.model_id) if current else None, changed=changed,
             baseline=winner.score(metric) if winner else None,
