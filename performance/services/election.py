@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from core.errors import Conflict, Invalid, NotFound
 from core.events import actor_name
+from core.types import Actor, ModelId
 from performance import degradation, metrics, notifications, selectors
 from performance.instruments import EVALUATION_SECONDS
 from performance.models import FieldEvent, ScoreRecord, Trigger
@@ -105,13 +106,14 @@ class Evaluation:
     changed: bool
 
 
-def field_evaluate(*, field: str, metric: str = "rmse", trigger: str = Trigger.EVALUATE, user=None) -> Evaluation:
+def field_evaluate(*, field: str, metric: str = "rmse", trigger: str = Trigger.EVALUATE,
+                   user: Actor = None) -> Evaluation:
     """Score every model of the field, elect the best, keep the history."""
     with EVALUATION_SECONDS.labels(field=field, trigger=trigger).time():
         return _evaluate(field=field, metric=metric, trigger=trigger, user=user)
 
 
-def _evaluate(*, field: str, metric: str, trigger: str, user) -> Evaluation:
+def _evaluate(*, field: str, metric: str, trigger: str, user: Actor) -> Evaluation:
     check_metric(metric)
     check_field(field)
     evaluation = uuid.uuid4()
@@ -159,7 +161,7 @@ def _evaluate(*, field: str, metric: str, trigger: str, user) -> Evaluation:
     return Evaluation(evaluation, field, metric, records, best, changed)
 
 
-def field_best_override(*, field: str, model_id, user=None) -> FieldBest:
+def field_best_override(*, field: str, model_id: ModelId, user: Actor = None) -> FieldBest:
     """set-best: make a model the best without re-evaluating; its latest score is the baseline
     (scored now if it has none), so monitoring compares against something real."""
     check_field(field)
@@ -244,7 +246,7 @@ def field_best_rescore(*, field: str, trigger: str, actor: str) -> Check:
     return Check(record=record, best=best, rule=degradation.of(best))
 
 
-def field_best_check(*, field: str, user=None) -> Check:
+def field_best_check(*, field: str, user: Actor = None) -> Check:
     """The manual monitor ("monitor now"): re-score only the best and keep the history; never
     changes the best or the loop's state."""
     actor = actor_name(user) if user else Trigger.MONITOR
