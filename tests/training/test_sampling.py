@@ -10,6 +10,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from django.core.management import call_command
 from django.urls import reverse
 
 from telemetry.clickhouse import ClickHouseSource, get_client
@@ -184,3 +185,15 @@ def test_newest_first_keeps_the_newest_half_and_spreads_the_rest():
     kept = sampling.newest_first(origins, 10)
     assert kept.tolist() == [0, 597, 1194, 1791, 2388, 2985, 2988, 2991, 2994, 2997]
     assert sampling.newest_first(origins[:5], 10).tolist() == origins[:5].tolist()
+
+
+@pytest.mark.django_db(transaction=True)  # the job runs on a thread of the command, with its own connection
+def test_manage_py_train_here_follows_the_job_to_its_end(network, make_model, settings, s3_endpoint, capsys):
+    settings.TRAINING_DEFAULT_LOOKBACK_SECONDS = 5 * 3600
+    model = make_model(architecture="linear", **SPEC)
+    call_command("train", model.name, "--here")
+    shown = capsys.readouterr().out
+    job = TrainingJob.objects.get(model=model)
+    assert job.status == JobStatus.COMPLETED and job.phase == "fit" and job.cells_read == 60
+    assert f"job {job.id}: completed" in shown
+    assert any(line.startswith("completed ") for line in shown.splitlines())  # the progress bar's last state
