@@ -12,6 +12,8 @@ Sections (add one: write `def name(bench) -> None` that calls `bench.report(...)
 SECTIONS):
 - fetch: windows per second from ClickHouse over every cell; the latest N windows of every
   cell; the Data Storage API with per-request latency, serial vs concurrent.
+- training: a training job at 1,000 cells vs the whole network (default caps): wall time ratio
+  and peak memory.
 """
 
 from __future__ import annotations
@@ -253,7 +255,107 @@ def fetch_long_history(bench: Bench) -> None:
     bench.report("  unbounded LIMIT BY / as read (bounded by time)", unbounded / took, "x", f"({unbounded:.3f} s)")
 
 
-SECTIONS: dict[str, Callable[[Bench], None]] = {"fetch": fetch}
+def training(bench: Bench) -> None:
+    """A training job (the worker's code path, `training.tasks.run_training_job`, in this
+    process) at 1,000 cells against the whole network, both in ClickHouse (chdb, wide table),
+    with the default caps (TRAINING_MAX_CELLS, TRAINING_MAX_SAMPLES): at 10,000 cells the job
+    surveys every cell, then reads a stratified 1,000. The 1,000-cell network is the first
+    1,000 cells of the big one (a cell's series depends on its index alone). Memory: the
+    process's RSS sampled every 20 ms during the job (chdb runs in this process, so its query
+    memory counts too) and the numpy/Python allocations traced during the job."""
+    import threading
+
+    from django.conf import settings
+
+    from telemetry.clickhouse import get_client
+    from tests.synthetic import clickhouse as synthetic_clickhouse
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from _setup import django_embedded
+
+    net, options = bench.network, bench.options
+    django_embedded()
+    from registry import services as registry_services
+    from registry.models import ModelConfig
+    from training import services
+    from training.models import TrainingJob
+    from training.tasks import run_training_job
+
+    small_net = SyntheticNetwork(cells=options.train_small, days=net.days, window_seconds=net.window_seconds,
+                                 end=net.end, seed=net.seed)
+    client = get_client(bench.chdb_dsn)
+    began = time.perf_counter()
+    small = synthetic_clickhouse.load(client, small_net, database="synthetic_small", with_map=False).wide
+    big = bench.tables.wide if "tables" in bench.__dict__ else synthetic_clickhouse.load(
+        client, net, database="synthetic_train", with_map=False).wide
+    print(f"  (loaded the {small_net.cells:,}- and {net.cells:,}-cell networks in {time.perf_counter() - began:.0f} s)",
+          flush=True)
+    span = 3 * 3600  # held out for scoring; the job trains on the rest of the network's days
+    settings.TELEMETRY_SOURCE, settings.CLICKHOUSE_SCHEMA = "clickhouse", "wide"
+    settings.CLICKHOUSE_DSN = bench.chdb_dsn
+    settings.EVALUATION_SPAN_SECONDS = span
+    lookback = int(net.days * 86_400) - span - 3600
+    # Tables differ per run: the field discovery cache would answer from the first one.
+    settings.FIELD_DISCOVERY_CACHE_SECONDS = 0
+
+    def job(table: str, name: str) -> tuple[float, int, int, int, dict]:
+        settings.CLICKHOUSE_TABLE = table
+        model = ModelConfig.objects.filter(name=name).first()
+        if model is None:
+            model = registry_services.model_config_create(
+                name=name, architecture="ann", input_fields=[f"{k}_mean" for k in ("sinr", "rsrp", "rsrq", "cqi")],
+                output_fields=["sinr_mean"], window_duration_seconds=net.window_seconds, lookback_steps=12,
+                forecast_steps=3, hidden_size=32, epochs=options.train_epochs, patience=options.train_epochs)
+        created = services.training_job_create(model=model, lookback_seconds=lookback, reason="bench")
+        peak, stop = [_rss()], threading.Event()
+
+        def watch() -> None:
+            while not stop.wait(0.02):
+                peak.append(max(peak[-1], _rss()))
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        before = _rss()
+        tracemalloc.start()
+        watcher.start()
+        began = time.perf_counter()
+        assert run_training_job(str(created.id)) == "completed", TrainingJob.objects.get(id=created.id).error_message
+        took = time.perf_counter() - began
+        stop.set()
+        watcher.join()
+        traced = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return took, before, max(peak), traced, TrainingJob.objects.get(id=created.id).data_summary
+
+    runs = {"small": [], "big": []}
+    for _ in range(options.train_repeat):  # alternate, so both sizes see the same machine load
+        runs["small"].append(job(small, "bench-scale-small"))
+        runs["big"].append(job(big, "bench-scale-big"))
+    best = {k: min(v, key=lambda r: r[0]) for k, v in runs.items()}
+    for key, cells in (("small", small_net.cells), ("big", net.cells)):
+        took, before, rss, traced, summary = best[key]
+        fit = summary["fit_seconds"]
+        bench.report(f"training job, {cells:,} cells ({summary['cells_read']:,} read, "
+                     f"{summary['samples']:,} samples of {summary['sampling']['samples_valid']:,})", took, "s",
+                     f"(fit {fit:.1f} s, reading + sampling {took - fit:.1f} s)")
+        bench.report(f"  peak RSS during the job (chdb in this process; {before / 2**20:,.0f} MB before)",
+                     rss / 2**20, "MB", "goal <= 2048 MB" if key == "big" else "",
+                     rss <= 2 * 2**30 if key == "big" else None)
+        bench.report("  peak numpy/Python allocations during the job (traced)", traced / 2**20, "MB")
+    ratio = best["big"][0] / best["small"][0]
+    bench.report(f"training job {net.cells:,} / {small_net.cells:,} cells, wall time", ratio, "x", "goal <= 1.5x",
+                 ratio <= 1.5)
+    strata = best["big"][4]["sampling"]["cells"]["strata"]
+    print("  strata at 10,000 cells (cells / chosen): "
+          + "; ".join(f"{s['name']} {s['cells']}/{s['chosen']}" for s in strata), flush=True)
+
+
+def _rss() -> int:
+    """This process's resident memory now (bytes), from /proc."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize()
+
+
+SECTIONS: dict[str, Callable[[Bench], None]] = {"fetch": fetch, "training": training}
 
 
 def main() -> None:
@@ -268,6 +370,9 @@ def main() -> None:
     parser.add_argument("--ds-cells", type=int, default=128, help="cells for Data Storage serial vs concurrent")
     parser.add_argument("--long-cells", type=int, default=200, help="cells for the long-history latest-N read")
     parser.add_argument("--long-days", type=float, default=30.0)
+    parser.add_argument("--train-small", type=int, default=1000, help="cells of the training baseline network")
+    parser.add_argument("--train-epochs", type=int, default=3)
+    parser.add_argument("--train-repeat", type=int, default=2)
     options = parser.parse_args()
     end = int(time.time()) // options.window * options.window  # a live network: its last window just ended
     network = SyntheticNetwork(cells=options.cells, days=options.days, window_seconds=options.window, end=end)

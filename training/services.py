@@ -20,7 +20,7 @@ from registry import services as registry_services
 from registry.models import ModelConfig, ModelVersion
 from training import notifications
 from training.architectures import spec
-from training.models import ACTIVE, JobEvent, JobStatus, TrainingEpoch, TrainingJob
+from training.models import ACTIVE, JobEvent, JobPhase, JobStatus, TrainingEpoch, TrainingJob
 
 
 def worker_id() -> str:
@@ -108,6 +108,14 @@ def training_job_heartbeat(*, job_id: JobId) -> bool:
     ))
 
 
+def training_job_fetch_progress(*, job_id: JobId, phase: str, done: int, total: int) -> bool:
+    """Cells read of how many in this phase (one UPDATE per chunk, also a heartbeat); False when
+    a cancel was requested, so the worker stops reading."""
+    return bool(TrainingJob.objects.filter(id=job_id, status=JobStatus.RUNNING, cancel_requested=False).update(
+        phase=phase, cells_read=done, cells_to_read=total, heartbeat_at=timezone.now()
+    ))
+
+
 @transaction.atomic
 def training_job_complete(*, job_id: JobId, version: ModelVersion, summary: dict) -> bool:
     """Running → completed with its version. False when the job was ended elsewhere or a cancel
@@ -150,7 +158,8 @@ def training_job_fail(*, job_id: JobId, error: str, actor: str = "worker") -> bo
 
 @transaction.atomic
 def training_job_cancel(*, job: TrainingJob, user: Actor = None) -> TrainingJob:
-    """Queued: cancelled at once. Running: flagged; the worker stops within one epoch."""
+    """Queued: cancelled at once. Running: flagged; the worker stops within one epoch (or, while
+    it reads data, one chunk of cells)."""
     actor = actor_name(user)
     if _move(job.id, from_statuses=[JobStatus.QUEUED], to_status=JobStatus.CANCELLED, completed_at=timezone.now(),
              cancel_requested=True):
@@ -159,7 +168,8 @@ def training_job_cancel(*, job: TrainingJob, user: Actor = None) -> TrainingJob:
                from_status=JobStatus.QUEUED, to_status=JobStatus.CANCELLED)
     elif TrainingJob.objects.filter(id=job.id, status=JobStatus.RUNNING, cancel_requested=False).update(
             cancel_requested=True):
-        _event(job, kind="cancel_requested", actor=actor, message="cancel requested; stops within one epoch")
+        _event(job, kind="cancel_requested", actor=actor,
+               message="cancel requested; stops within one epoch or chunk of cells")
     elif not TrainingJob.objects.filter(id=job.id, status=JobStatus.RUNNING).exists():
         current = TrainingJob.objects.get(id=job.id).status
         raise Conflict(f"job {job.id} is {current}; only queued or running jobs can be cancelled")
@@ -174,7 +184,10 @@ def training_job_mark_cancelled(*, job_id: JobId) -> bool:
                  completed_at=timezone.now()):
         return False
     registry_services.model_training_lock_release(model_id=job.model_id)
-    _event(job, kind="cancelled", actor=job.worker or "worker", message=f"stopped after epoch {job.epoch}",
+    where = (f"stopped after epoch {job.epoch}" if job.epoch or job.phase == JobPhase.FIT else
+             f"stopped while {JobPhase(job.phase).label if job.phase else 'starting'} "
+             f"({job.cells_read} of {job.cells_to_read} cells)")
+    _event(job, kind="cancelled", actor=job.worker or "worker", message=where,
            from_status=JobStatus.RUNNING, to_status=JobStatus.CANCELLED)
     return True
 
