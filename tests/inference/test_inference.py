@@ -135,7 +135,8 @@ def test_the_bundled_data_is_scanned_whole_whatever_the_budget(api, model, setti
     election.field_evaluate(field=FIELD)
     settings.READINESS_BUDGET_SECONDS = 0
     body = api.get("/inference/cells", output_field=FIELD).json()
-    assert body["scanned_cells"] == body["total_cells"] == len(latest_source().cells()) and body["unchecked_cells"] == []
+    assert body["scanned_cells"] == body["total_cells"] == len(latest_source().cells())
+    assert body["unchecked_cells"] == []
     django_cache.clear()
     paged = api.get("/inference/cells", output_field=FIELD, limit=2, offset=1).json()
     assert [c["cell_id"] for c in paged["cells"]] == [c["cell_id"] for c in body["cells"]][1:3]
