@@ -26,7 +26,7 @@ from django.core.cache import cache as django_cache
 
 from inference.forecasting import complete_tails, resolve
 from telemetry import latest_cache
-from telemetry.base import CHUNK_WINDOWS
+from telemetry.base import CHUNK_WINDOWS, TelemetrySource
 from telemetry.sources import latest_source
 
 CHUNK_CELLS = 10_000  # cells per read on sources that read a chunk in one query
@@ -112,24 +112,9 @@ def cell_readiness(*, output_field: str, model_id=None) -> Readiness:
     if cached is not None:
         return cached
     cells = np.asarray(source.cells(), dtype=np.int64)
-    fields = list(dict.fromkeys(bundle.input_fields + bundle.output_fields))
-    budgeted = source.key == "data_storage"
-    if budgeted:  # a request per cell: small chunks, so the budget is checked often
-        size = 4 * getattr(source, "concurrency", 1)
-    else:
-        size = max(1, min(CHUNK_CELLS, CHUNK_WINDOWS // bundle.lookback))
-    deadline = time.monotonic() + settings.READINESS_BUDGET_SECONDS
-    checked, complete = [], []
-    for begin in range(0, len(cells), size):
-        if budgeted and begin and time.monotonic() > deadline:  # the first chunk always runs
-            break
-        chunk = cells[begin:begin + size]
-        for batch in latest_cache.latest_windows_chunks(source, cells=chunk, window_seconds=bundle.window_seconds,
-                                                        count=bundle.lookback, fields=fields, chunk_size=size):
-            checked.append(batch.cells)
-            complete.append(complete_tails(batch, bundle.input_fields, bundle.output_fields))
-    checked_cells = np.concatenate(checked) if checked else np.empty(0, dtype=np.int64)
-    complete_windows = np.concatenate(complete) if complete else np.empty(0, dtype=np.int64)
+    checked_cells, complete_windows = scan(source, cells, window_seconds=bundle.window_seconds,
+                                           lookback=bundle.lookback, inputs=bundle.input_fields,
+                                           outputs=bundle.output_fields)
     ready = complete_windows >= bundle.lookback
     order = np.lexsort((checked_cells, -complete_windows, ~ready))
     rest = cells[np.isin(cells, checked_cells, invert=True)]
@@ -138,6 +123,30 @@ def cell_readiness(*, output_field: str, model_id=None) -> Readiness:
                           complete=complete_windows[order], scanned=len(checked_cells), window_end=window_end)
     django_cache.set(key, readiness, max(1, int(np.ceil(expires - now))))
     return readiness
+
+
+def scan(source: TelemetrySource, cells: np.ndarray, *, window_seconds: int, lookback: int, inputs: list[str],
+         outputs: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(cells checked, their complete latest windows), in chunks (step 3 above)."""
+    fields = list(dict.fromkeys(inputs + outputs))
+    budgeted = source.key == "data_storage"
+    if budgeted:  # a request per cell: small chunks, so the budget is checked often
+        size = 4 * getattr(source, "concurrency", 1)
+    else:
+        size = max(1, min(CHUNK_CELLS, CHUNK_WINDOWS // lookback))
+    deadline = time.monotonic() + settings.READINESS_BUDGET_SECONDS
+    checked, complete = [], []
+    for begin in range(0, len(cells), size):
+        if budgeted and begin and time.monotonic() > deadline:  # the first chunk always runs
+            break
+        for batch in latest_cache.latest_windows_chunks(source, cells=cells[begin:begin + size],
+                                                        window_seconds=window_seconds, count=lookback,
+                                                        fields=fields, chunk_size=size):
+            checked.append(batch.cells)
+            complete.append(complete_tails(batch, inputs, outputs))
+    if not checked:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    return np.concatenate(checked), np.concatenate(complete)
 
 
 def _digest(identity: str) -> str:
