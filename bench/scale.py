@@ -305,6 +305,7 @@ def percentile(values: list[float], q: float) -> float:
 def inference(bench: Bench) -> None:
     """A forecast of one cell through the Data Storage API: every forecast reading upstream (the
     cache off, as before) vs the latest-windows cache warm (a repeated forecast within a window)."""
+    model, server = bench.django, bench.data_storage  # Django set up before the app imports
     from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.core.cache import cache
@@ -314,7 +315,6 @@ def inference(bench: Bench) -> None:
     from core.errors import Invalid
     from inference.forecasting import forecast_cell
 
-    model, server = bench.django, bench.data_storage
     settings.DATA_STORAGE_API_URL, settings.CLICKHOUSE_DSN = server.url, ""
     settings.LATEST_WINDOWS_CACHE = False
     cell = None
@@ -370,13 +370,13 @@ def inference(bench: Bench) -> None:
 def readiness(bench: Bench) -> None:
     """Readiness of every cell from ClickHouse: the whole answer cold (both caches empty) and
     cached, against the per-cell scan it replaces (one latest read and one rule per cell)."""
+    model = bench.django  # Django set up before the app imports
     from django.conf import settings
     from django.core.cache import cache
 
     from inference import readiness as ready
     from inference.forecasting import complete_tail
 
-    model = bench.django
     net, count = bench.network, bench.options.latest
     source = bench.clickhouse("wide")
     settings.CLICKHOUSE_DSN, settings.CLICKHOUSE_SCHEMA = bench.chdb_dsn, "wide"
@@ -442,12 +442,12 @@ def readiness(bench: Bench) -> None:
 
 def readiness_data_storage(bench: Bench) -> None:
     """How far the Data Storage API's budget reaches: cells checked in READINESS_BUDGET_SECONDS."""
+    model, server = bench.django, bench.data_storage  # Django set up before the app imports
     from django.conf import settings
     from django.core.cache import cache
 
     from inference import readiness as ready
 
-    model, server = bench.django, bench.data_storage
     settings.DATA_STORAGE_API_URL, settings.CLICKHOUSE_DSN = server.url, ""
     cache.clear()
     took, answer = timed(lambda: ready.cell_readiness(output_field="sinr_mean", model_id=model.id))
@@ -457,31 +457,36 @@ def readiness_data_storage(bench: Bench) -> None:
 
 
 def costs(bench: Bench) -> None:
-    """Cost at 1k / 10k / 50k cells, from the figures measured above (50k: per-cell cost x 50,000)."""
+    """Cost at 1k / 10k / 50k cells, from the figures measured above: what was measured at 1,000
+    and at the network's size is shown as measured; 50,000 is the per-cell cost at the largest
+    measured size × 50,000 (marked extrap.); per-request costs do not grow with the network."""
     f = bench.figures
-    n = f.get("readiness_cells", bench.network.cells)
+    n = int(f.get("readiness_cells", bench.network.cells))
 
-    def row(what: str, one_k: float | None, ten_k: float | None, unit: str, per_cell: bool = True) -> None:
-        def show(value):
-            return "n/a" if value is None else f"{value:,.3g} {unit}"
-        fifty = None if ten_k is None else (ten_k / n * 50_000 if per_cell else ten_k)
-        print(f"  | {what} | {show(one_k)} | {show(ten_k)} | {show(fifty)}{' (extrap.)' if per_cell else ''} |")
+    def show(value: float | None, unit: str, extrapolated: bool = False) -> str:
+        return "n/a" if value is None else f"{value:,.3g} {unit}{' (extrap.)' if extrapolated else ''}"
 
-    print("  | cost | 1,000 cells | 10,000 cells | 50,000 cells |")
+    def row(what: str, one_k: float | None, at_n: float | None, unit: str) -> None:
+        fifty = None if at_n is None else at_n / n * 50_000
+        print(f"  | {what} | {show(one_k, unit)} | {show(at_n, unit)} | {show(fifty, unit, True)} |")
+
+    def flat(what: str, value: float | None, unit: str) -> None:
+        print(f"  | {what} | {show(value, unit)} | {show(value, unit)} | {show(value, unit)} |")
+
+    print(f"  | cost | 1,000 cells | {n:,} cells | 50,000 cells |")
     print("  |---|---|---|---|")
-    row("fetch: latest 12 windows of every cell, ClickHouse", f.get("fetch_1k"), f.get("fetch_10k"), "s")
+    row("fetch: latest windows of every cell, ClickHouse", f.get("fetch_1k"), f.get("fetch_10k"), "s")
     if "ds_cell_seconds" in f:
         per = f["ds_cell_seconds"]
-        row("fetch: latest 12 windows, Data Storage API (concurrency 8)", per * 1000, per * n, "s")
+        print(f"  | fetch: latest windows, Data Storage API, concurrency 8 | {show(per * 1000, 's', True)} | "
+              f"{show(per * n, 's', True)} | {show(per * 50_000, 's', True)} |")
     row("readiness, ClickHouse, cold", f.get("readiness_1k"), f.get("readiness_10k"), "s")
     if "readiness_10k_projected" in f:
         row("readiness, ClickHouse, cold, projection by time", f.get("readiness_1k_projected"),
             f.get("readiness_10k_projected"), "s")
-    row("readiness, cached (within the window)", f.get("readiness_cached"), f.get("readiness_cached"), "s", False)
-    row("single inference, Data Storage API, cache warm (p50)", f.get("inference_warm"), f.get("inference_warm"),
-        "ms", False)
-    row("single inference, Data Storage API, cache off (p50)", f.get("inference_cold"), f.get("inference_cold"),
-        "ms", False)
+    flat("readiness, cached (within the window)", f.get("readiness_cached"), "s")
+    flat("single inference, Data Storage API, cache warm (p50, API)", f.get("inference_warm"), "ms")
+    flat("single inference, Data Storage API, cache off (p50, API)", f.get("inference_cold"), "ms")
     print("  | batch forecast / training | (batch) | | |")
 
 
