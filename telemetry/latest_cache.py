@@ -77,6 +77,14 @@ def unpack(data: bytes, *, cell_index: int, window_seconds: int, fields: Sequenc
 def latest_windows(source: TelemetrySource, *, cell_index: int, window_seconds: int, count: int,
                    fields: Sequence[str]) -> WindowFrame:
     """`source.latest_windows`, from the cache while the cell's latest window is still the latest."""
+    fields, dtype = tuple(fields), np.dtype(np.float64)
+    if settings.LATEST_WINDOWS_CACHE:  # the hot path of a repeated forecast: one get, no batch
+        data = _cache_call(cache.get, f"{_prefix(source, window_seconds, count, fields, dtype)}{int(cell_index)}")
+        if data is not None:
+            expires, frame = unpack(data, cell_index=int(cell_index), window_seconds=int(window_seconds),
+                                    fields=fields, dtype=dtype)
+            if clock() < expires:
+                return frame
     return latest_windows_many(source, cells=[cell_index], window_seconds=window_seconds, count=count,
                                fields=fields).frame(cell_index)
 
