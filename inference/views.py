@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
@@ -34,7 +36,7 @@ def chart(result, field: str) -> dict:
 def _pickers(chosen: dict) -> dict:
     """The form: fields, the field's models, and its cells (ready ones first, when it has a model
     to run; else the source's plain list)."""
-    context = {"fields": sorted(registry_selectors.fields_with_models()),
+    context: dict[str, Any] = {"fields": sorted(registry_selectors.fields_with_models()),
                "best_fields": set(FieldBest.objects.values_list("field", flat=True))}
     if chosen["field"]:
         context["models"] = registry_selectors.model_list(output_field=chosen["field"])

@@ -23,7 +23,7 @@ class SampleSet:
     last: np.ndarray  # float32 (n, outputs): outputs' values in the last lookback window
     origin: np.ndarray  # int64 (n,): end time of the last lookback window
     cell: np.ndarray  # int64 (n,)
-    index: np.ndarray | None = None  # int64 (n,): each sample's first window in its frame
+    index: np.ndarray  # int64 (n,): each sample's first window in its own frame (its cell's)
     dropped_nan: int = 0  # candidate samples dropped for a NaN
     segments: int = 0  # contiguous runs seen
 
@@ -32,7 +32,7 @@ class SampleSet:
 
     def take(self, index: np.ndarray) -> SampleSet:
         return SampleSet(self.x[index], self.y[index], self.last[index], self.origin[index], self.cell[index],
-                         None if self.index is None else self.index[index])
+                         self.index[index])
 
 
 @dataclass
@@ -70,7 +70,7 @@ def build_samples(frame: WindowFrame, *, inputs: Sequence[str], outputs: Sequenc
     origins = origins[segment[origins] == segment[origins + width - 1]]  # no gap inside the span
     # Prefix counts of rows holding a NaN tell, per origin, whether its span holds one.
     x_nan = np.concatenate(([0], np.cumsum(np.isnan(x_values).any(axis=1))))
-    y_row_nan = np.isnan(y_values).any(axis=1)
+    y_row_nan = np.asarray(np.isnan(y_values).any(axis=1))
     y_nan = np.concatenate(([0], np.cumsum(y_row_nan)))
     bad = ((x_nan[origins + lookback] > x_nan[origins]) | (y_nan[origins + width] > y_nan[origins + lookback])
            | y_row_nan[origins + lookback - 1])
@@ -90,7 +90,7 @@ def concat(sets: Iterable[SampleSet]) -> SampleSet:
     joined = SampleSet(
         x=np.concatenate([s.x for s in sets]), y=np.concatenate([s.y for s in sets]),
         last=np.concatenate([s.last for s in sets]), origin=np.concatenate([s.origin for s in sets]),
-        cell=np.concatenate([s.cell for s in sets]),
+        cell=np.concatenate([s.cell for s in sets]), index=np.concatenate([s.index for s in sets]),
     )
     joined.dropped_nan = sum(s.dropped_nan for s in sets)
     joined.segments = sum(s.segments for s in sets)

@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from core import processes
 from core.errors import Conflict, DomainError, Invalid
-from core.events import actor_name
+from core.events import actor_name, user_row
+from core.types import Actor, JobId
 from registry import services as registry_services
 from registry.models import ModelConfig, ModelVersion
 from training import notifications
@@ -34,7 +35,7 @@ def _event(job: TrainingJob, *, kind: str, actor: str, message: str, from_status
                             from_status=from_status, to_status=to_status, details=details)
 
 
-def _move(job_id, *, from_statuses, to_status: str, only_if: dict | None = None, **fields) -> bool:
+def _move(job_id: JobId, *, from_statuses, to_status: str, only_if: dict | None = None, **fields) -> bool:
     """The guarded transition: True when this caller moved the job."""
     jobs = TrainingJob.objects.filter(id=job_id, status__in=from_statuses, **(only_if or {}))
     return bool(jobs.update(status=to_status, **fields))
@@ -45,7 +46,7 @@ def lookback_range() -> tuple[int, int]:
 
 
 @transaction.atomic
-def training_job_create(*, model: ModelConfig, lookback_seconds: int | None = None, user=None,
+def training_job_create(*, model: ModelConfig, lookback_seconds: int | None = None, user: Actor = None,
                         reason: str = "api", hook: str | None = None) -> TrainingJob:
     """Queue a job: take the model's training lock (409 naming the active job if it is held).
 
@@ -62,7 +63,7 @@ def training_job_create(*, model: ModelConfig, lookback_seconds: int | None = No
                        job_id=str(active.id) if active else None)
     job = TrainingJob.objects.create(model=model, lookback_seconds=lookback,
                                      total_epochs=spec(model.architecture).epochs(model.epochs),
-                                     requested_by=user if getattr(user, "pk", None) else None, reason=reason)
+                                     requested_by=user_row(user), reason=reason)
     _event(job, kind="queued", actor=actor_name(user), message=f"training of {model.name} queued ({reason})",
            to_status=JobStatus.QUEUED, lookback_seconds=lookback)
     transaction.on_commit(lambda: _enqueue(job, hook))
@@ -76,7 +77,7 @@ def _enqueue(job: TrainingJob, hook: str | None = None) -> None:
                group="training", timeout=settings.Q_TASK_TIMEOUT_SECONDS, hook=hook)
 
 
-def training_job_claim(*, job_id, worker: str) -> TrainingJob | None:
+def training_job_claim(*, job_id: JobId, worker: str) -> TrainingJob | None:
     """queued → running for exactly one worker; None when the job is not queued any more."""
     now = timezone.now()
     if not _move(job_id, from_statuses=[JobStatus.QUEUED], to_status=JobStatus.RUNNING,
@@ -89,7 +90,7 @@ def training_job_claim(*, job_id, worker: str) -> TrainingJob | None:
 
 
 @transaction.atomic
-def training_job_progress(*, job_id, epoch: int, train_loss: float, val_loss: float) -> bool:
+def training_job_progress(*, job_id: JobId, epoch: int, train_loss: float, val_loss: float) -> bool:
     """Record one epoch: the job row's latest losses (one UPDATE, guarded by the cancel flag) and
     one appended curve row, so an epoch costs the same however long the curve. False when a cancel
     was requested."""
@@ -100,7 +101,7 @@ def training_job_progress(*, job_id, epoch: int, train_loss: float, val_loss: fl
     return True
 
 
-def training_job_heartbeat(*, job_id) -> bool:
+def training_job_heartbeat(*, job_id: JobId) -> bool:
     """Show life during long phases; False when a cancel was requested."""
     return bool(TrainingJob.objects.filter(id=job_id, status=JobStatus.RUNNING, cancel_requested=False).update(
         heartbeat_at=timezone.now()
@@ -108,7 +109,7 @@ def training_job_heartbeat(*, job_id) -> bool:
 
 
 @transaction.atomic
-def training_job_complete(*, job_id, version: ModelVersion, summary: dict) -> bool:
+def training_job_complete(*, job_id: JobId, version: ModelVersion, summary: dict) -> bool:
     """Running → completed with its version. False when the job was ended elsewhere or a cancel
     arrived after the last epoch (a cancel is honoured until the job completes). Its MLflow run
     is logged afterwards by the mirror (`training.tracking`)."""
@@ -124,7 +125,7 @@ def training_job_complete(*, job_id, version: ModelVersion, summary: dict) -> bo
 
 
 @transaction.atomic
-def training_job_mlflow_record(*, job_id, run_id: str) -> bool:
+def training_job_mlflow_record(*, job_id: JobId, run_id: str) -> bool:
     """The MLflow mirror logged the completed job's run. False when the job is gone."""
     job = TrainingJob.objects.filter(id=job_id).first()
     if job is None or not TrainingJob.objects.filter(id=job_id).update(mlflow_run_id=run_id):
@@ -135,7 +136,7 @@ def training_job_mlflow_record(*, job_id, run_id: str) -> bool:
 
 
 @transaction.atomic
-def training_job_fail(*, job_id, error: str, actor: str = "worker") -> bool:
+def training_job_fail(*, job_id: JobId, error: str, actor: str = "worker") -> bool:
     """Any active job → failed with a readable error; the lock is released."""
     job = TrainingJob.objects.filter(id=job_id).first()
     if job is None or not _move(job_id, from_statuses=list(ACTIVE), to_status=JobStatus.FAILED,
@@ -148,7 +149,7 @@ def training_job_fail(*, job_id, error: str, actor: str = "worker") -> bool:
 
 
 @transaction.atomic
-def training_job_cancel(*, job: TrainingJob, user=None) -> TrainingJob:
+def training_job_cancel(*, job: TrainingJob, user: Actor = None) -> TrainingJob:
     """Queued: cancelled at once. Running: flagged; the worker stops within one epoch."""
     actor = actor_name(user)
     if _move(job.id, from_statuses=[JobStatus.QUEUED], to_status=JobStatus.CANCELLED, completed_at=timezone.now(),
@@ -166,7 +167,7 @@ def training_job_cancel(*, job: TrainingJob, user=None) -> TrainingJob:
 
 
 @transaction.atomic
-def training_job_mark_cancelled(*, job_id) -> bool:
+def training_job_mark_cancelled(*, job_id: JobId) -> bool:
     """The worker's side of a cancel: running → cancelled, nothing registered, lock released."""
     job = TrainingJob.objects.get(id=job_id)
     if not _move(job_id, from_statuses=[JobStatus.RUNNING], to_status=JobStatus.CANCELLED,
