@@ -14,6 +14,13 @@ SECTIONS):
   cell; the Data Storage API with per-request latency, serial vs concurrent.
 - training: a training job at 1,000 cells vs the whole network (default caps): wall time ratio
   and peak memory.
+- inference: one cell's forecast through the Data Storage API (test server, 20 ms a request),
+  the latest-windows cache warm vs off (every forecast reads upstream), in-process and through
+  Django's request stack.
+- readiness: readiness over every cell from ClickHouse (wide table), cold and cached, vs the
+  per-cell scan it replaces; with the projection ordered by time; the Data Storage API's budget.
+- costs: the table of cost at 1k / 10k / 50k cells from what the sections above measured (50k
+  extrapolated from per-cell costs; run it after them).
 """
 
 from __future__ import annotations
@@ -62,6 +69,40 @@ class Bench:
         print(f"  {name:<62} {value:>12,.3f} {unit:<10} {goal}{verdict}", flush=True)
 
     folders: list[Path] = field(default_factory=list)
+    figures: dict[str, float] = field(default_factory=dict)  # for the costs table
+    projected: bool = False  # the wide table has the projection ordered by time
+
+    @cached_property
+    def django(self):
+        """Django on embedded defaults in a temp folder, with one model of known weights (its
+        fields checked on the bundled data) that the sources of each section then serve."""
+        from _setup import django_embedded
+
+        var = django_embedded()
+        self.folders.append(var)
+        from registry import services as registry_services
+        from tests.factories import known_version
+
+        model = registry_services.model_config_create(
+            name="bench-scale", architecture="ann", input_fields=["sinr_mean", "rsrp_mean"],
+            output_fields=["sinr_mean"], window_duration_seconds=self.network.window_seconds,
+            lookback_steps=self.options.latest, forecast_steps=3, hidden_size=16, epochs=1)
+        known_version(model)
+        return model
+
+    @cached_property
+    def data_storage(self):
+        """The Data Storage test server over the network (short history: it generates each cell
+        on first request), in its own process, started before chdb opens in this one."""
+        from tests.synthetic.data_storage import ServerProcess
+
+        net = self.network
+        server = ServerProcess(cells=net.cells, days=min(net.days, 0.5), window_seconds=net.window_seconds,
+                               seed=net.seed, end=net.end, latency=self.options.latency_ms / 1000)
+        self.servers.append(server)
+        return server
+
+    servers: list = field(default_factory=list)
 
     @cached_property
     def chdb_dsn(self) -> str:
@@ -89,6 +130,8 @@ class Bench:
                                 table=self.tables.wide if schema == "wide" else self.tables.map)
 
     def cleanup(self) -> None:
+        for server in self.servers:
+            server.stop()
         for folder in self.folders:
             shutil.rmtree(folder, ignore_errors=True)
 
@@ -226,6 +269,7 @@ def fetch_time_projection(bench: Bench) -> None:
                        "(SELECT * ORDER BY window_start_time, cell_index)"),
         client.command(f"ALTER TABLE {bench.tables.wide} MATERIALIZE PROJECTION by_time SETTINGS mutations_sync = 1"),
     ))
+    bench.projected = True
     after, batch = timed(lambda: clickhouse.latest_windows_many(cells=cells, window_seconds=net.window_seconds,
                                                                count=count, fields=fields), 2)
     assert (batch.counts == count).all()
@@ -355,7 +399,200 @@ def _rss() -> int:
         return int(statm.read().split()[1]) * resource.getpagesize()
 
 
-SECTIONS: dict[str, Callable[[Bench], None]] = {"fetch": fetch, "training": training}
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def inference(bench: Bench) -> None:
+    """A forecast of one cell through the Data Storage API: every forecast reading upstream (the
+    cache off, as before) vs the latest-windows cache warm (a repeated forecast within a window)."""
+    model, server = bench.django, bench.data_storage  # Django set up before the app imports
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.core.cache import cache
+    from django.test import Client
+
+    from access.models import ApiToken
+    from core.errors import Invalid
+    from inference.forecasting import forecast_cell
+
+    settings.DATA_STORAGE_API_URL, settings.CLICKHOUSE_DSN = server.url, ""
+    settings.LATEST_WINDOWS_CACHE = False
+    cell = None
+    for candidate in bench.network.cell_ids()[:50].tolist():  # a cell whose latest windows are complete
+        try:
+            forecast_cell(output_field="sinr_mean", cell_id=candidate, model_id=model.id)
+            cell = candidate
+            break
+        except Invalid:
+            continue
+    assert cell is not None, "no ready cell among the first 50"
+    user = get_user_model().objects.create_user("bench")
+    _, token = ApiToken.issue(user=user, name="bench")
+    client = Client(headers={"Authorization": f"Bearer {token}"})
+    body = {"output_field": "sinr_mean", "cell_id": cell, "model_id": str(model.id)}
+
+    def runs(call, n: int) -> list[float]:
+        took = []
+        for _ in range(n):
+            began = time.perf_counter()
+            call()
+            took.append((time.perf_counter() - began) * 1000)
+        return took
+
+    def in_process():
+        forecast_cell(output_field="sinr_mean", cell_id=cell, model_id=model.id)
+
+    def over_api():
+        response = client.post("/v1/inference", body, content_type="application/json")
+        assert response.status_code == 200, response.content
+
+    cold = runs(in_process, 100)
+    cold_api = runs(over_api, 100)
+    settings.LATEST_WINDOWS_CACHE = True
+    cache.clear()
+    in_process()  # fills the cache
+    warm = runs(in_process, 500)
+    warm_api = runs(over_api, 500)
+    latency = bench.options.latency_ms
+    bench.report(f"forecast of one cell, Data Storage API ({latency:g} ms), cache off: p50", percentile(cold, 50), "ms")
+    bench.report("  latest-windows cache warm: p50", percentile(warm, 50), "ms", "goal <= 10 ms",
+                 percentile(warm, 50) <= 10)
+    bench.report("  latest-windows cache warm: p99", percentile(warm, 99), "ms")
+    bench.report("  off / warm (p50)", percentile(cold, 50) / percentile(warm, 50), "x")
+    bench.report("POST /v1/inference (Django request stack, token auth), cache off: p50", percentile(cold_api, 50),
+                 "ms")
+    bench.report("  latest-windows cache warm: p50", percentile(warm_api, 50), "ms", "goal <= 10 ms",
+                 percentile(warm_api, 50) <= 10)
+    bench.report("  off / warm (p50)", percentile(cold_api, 50) / percentile(warm_api, 50), "x")
+    bench.figures.update(inference_cold=percentile(cold_api, 50), inference_warm=percentile(warm_api, 50))
+
+
+def readiness(bench: Bench) -> None:
+    """Readiness of every cell from ClickHouse: the whole answer cold (both caches empty) and
+    cached, against the per-cell scan it replaces (one latest read and one rule per cell)."""
+    model = bench.django  # Django set up before the app imports
+    from django.conf import settings
+    from django.core.cache import cache
+
+    from inference import readiness as ready
+    from inference.forecasting import complete_tail
+
+    net, count = bench.network, bench.options.latest
+    source = bench.clickhouse("wide")
+    settings.CLICKHOUSE_DSN, settings.CLICKHOUSE_SCHEMA = bench.chdb_dsn, "wide"
+    settings.CLICKHOUSE_TABLE, settings.DATA_STORAGE_API_URL = bench.tables.wide, ""
+    inputs, outputs = ["sinr_mean", "rsrp_mean"], ["sinr_mean"]
+    cells = np.asarray(source.cells(), dtype=np.int64)
+
+    def cold():
+        cache.clear()
+        return ready.cell_readiness(output_field="sinr_mean", model_id=model.id)
+
+    def scan(cells_asked):
+        cache.clear()
+        return ready.scan(source, cells_asked, window_seconds=net.window_seconds, lookback=count, inputs=inputs,
+                          outputs=outputs)
+
+    label = "with" if bench.projected else "without"
+    listing, _ = timed(source.cells, 2)
+    bench.report("listing the cells (SELECT DISTINCT; kept per process for FIELD_DISCOVERY_CACHE_SECONDS)",
+                 listing, "s")
+    took, answer = timed(cold, 3)  # the best run: the listing kept from the first
+    assert answer.scanned == len(cells)
+    bench.report(f"readiness of every cell ({len(cells):,}) from ClickHouse, cold, {label} the time projection",
+                 took, "s", "goal <= 1 s", took <= 1)
+    cached, _ = timed(lambda: ready.cell_readiness(output_field="sinr_mean", model_id=model.id), 5)
+    bench.report("  the same within the window (cached)", cached * 1000, "ms")
+    thousand, _ = timed(lambda: scan(cells[:1000]), 3)
+    bench.report("  scan of 1,000 cells, cold", thousand, "s")
+    few = cells[:: max(1, len(cells) // 50)][:50]
+    fields = list(dict.fromkeys(inputs + outputs))
+    def one(cell: int) -> int:
+        frame = source.latest_windows(cell_index=cell, window_seconds=net.window_seconds, count=count, fields=fields)
+        return complete_tail(frame, inputs, outputs)
+
+    per_cell, _ = timed(lambda: [one(int(c)) for c in few], 2)
+    per_cell = per_cell / len(few)
+    bench.report(f"  the per-cell scan it replaces: {per_cell * 1000:.1f} ms/cell x {len(cells):,}",
+                 per_cell * len(cells), "s (extrap.)")
+    bench.report("  per-cell / one pass", per_cell * len(cells) / took, "x")
+    bench.figures.update(readiness_1k=thousand, readiness_10k=took, readiness_cells=len(cells),
+                         readiness_cached=cached)
+    if not bench.projected:
+        from telemetry.clickhouse import get_client
+
+        client = get_client(bench.chdb_dsn)
+        client.command(f"ALTER TABLE {bench.tables.wide} ADD PROJECTION by_time "
+                       "(SELECT * ORDER BY window_start_time, cell_index)")
+        client.command(f"ALTER TABLE {bench.tables.wide} MATERIALIZE PROJECTION by_time SETTINGS mutations_sync = 1")
+        bench.projected = True
+        projected, _ = timed(cold, 3)
+        bench.report("  with the projection ordered by time", projected, "s", "goal <= 1 s", projected <= 1)
+        projected_1k, _ = timed(lambda: scan(cells[:1000]), 3)
+        bench.report("  scan of 1,000 cells, cold, with the projection", projected_1k, "s")
+        bench.figures.update(readiness_10k_projected=projected, readiness_1k_projected=projected_1k)
+    fetch_1k, _ = timed(lambda: source.latest_windows_many(cells=cells[:1000], window_seconds=net.window_seconds,
+                                                           count=count, fields=fields), 2)
+    fetch_all, _ = timed(lambda: source.latest_windows_many(cells=cells, window_seconds=net.window_seconds,
+                                                            count=count, fields=fields), 2)
+    bench.figures.update(fetch_1k=fetch_1k, fetch_10k=fetch_all)
+
+
+def readiness_data_storage(bench: Bench) -> None:
+    """How far the Data Storage API's budget reaches: cells checked in READINESS_BUDGET_SECONDS."""
+    model, server = bench.django, bench.data_storage  # Django set up before the app imports
+    from django.conf import settings
+    from django.core.cache import cache
+
+    from inference import readiness as ready
+
+    settings.DATA_STORAGE_API_URL, settings.CLICKHOUSE_DSN = server.url, ""
+    cache.clear()
+    took, answer = timed(lambda: ready.cell_readiness(output_field="sinr_mean", model_id=model.id))
+    bench.report(f"readiness over the Data Storage API, budget {settings.READINESS_BUDGET_SECONDS:g} s: cells checked",
+                 answer.scanned, "cells", f"of {answer.total_cells:,} in {took:.2f} s")
+    bench.figures.update(ds_cell_seconds=took / max(1, answer.scanned))
+
+
+def costs(bench: Bench) -> None:
+    """Cost at 1k / 10k / 50k cells, from the figures measured above: what was measured at 1,000
+    and at the network's size is shown as measured; 50,000 is the per-cell cost at the largest
+    measured size × 50,000 (marked extrap.); per-request costs do not grow with the network."""
+    f = bench.figures
+    n = int(f.get("readiness_cells", bench.network.cells))
+
+    def show(value: float | None, unit: str, extrapolated: bool = False) -> str:
+        return "n/a" if value is None else f"{value:,.3g} {unit}{' (extrap.)' if extrapolated else ''}"
+
+    def row(what: str, one_k: float | None, at_n: float | None, unit: str) -> None:
+        fifty = None if at_n is None else at_n / n * 50_000
+        print(f"  | {what} | {show(one_k, unit)} | {show(at_n, unit)} | {show(fifty, unit, True)} |")
+
+    def flat(what: str, value: float | None, unit: str) -> None:
+        print(f"  | {what} | {show(value, unit)} | {show(value, unit)} | {show(value, unit)} |")
+
+    print(f"  | cost | 1,000 cells | {n:,} cells | 50,000 cells |")
+    print("  |---|---|---|---|")
+    row("fetch: latest windows of every cell, ClickHouse", f.get("fetch_1k"), f.get("fetch_10k"), "s")
+    if "ds_cell_seconds" in f:
+        per = f["ds_cell_seconds"]
+        print(f"  | fetch: latest windows, Data Storage API, concurrency 8 | {show(per * 1000, 's', True)} | "
+              f"{show(per * n, 's', True)} | {show(per * 50_000, 's', True)} |")
+    row("readiness, ClickHouse, cold", f.get("readiness_1k"), f.get("readiness_10k"), "s")
+    if "readiness_10k_projected" in f:
+        row("readiness, ClickHouse, cold, projection by time", f.get("readiness_1k_projected"),
+            f.get("readiness_10k_projected"), "s")
+    flat("readiness, cached (within the window)", f.get("readiness_cached"), "s")
+    flat("single inference, Data Storage API, cache warm (p50, API)", f.get("inference_warm"), "ms")
+    flat("single inference, Data Storage API, cache off (p50, API)", f.get("inference_cold"), "ms")
+    print("  | batch forecast / training | (batch) | | |")
+
+
+SECTIONS: dict[str, Callable[[Bench], None]] = {"fetch": fetch, "training": training, "inference": inference,
+                                                 "readiness": readiness, "readiness_ds": readiness_data_storage,
+                                                 "costs": costs}
 
 
 def main() -> None:
@@ -377,10 +614,13 @@ def main() -> None:
     end = int(time.time()) // options.window * options.window  # a live network: its last window just ended
     network = SyntheticNetwork(cells=options.cells, days=options.days, window_seconds=options.window, end=end)
     bench = Bench(network, options)
+    chosen = options.sections or list(SECTIONS)
+    if {"inference", "readiness_ds"} & set(chosen):
+        bench.data_storage  # noqa: B018 (its process starts before chdb opens in this one)
     print(f"network: {network.cells:,} cells x {network.steps:,} windows of {network.window_seconds} s "
           f"({network.days:g} days), fields {', '.join(network.fields)}")
     try:
-        for name in options.sections or SECTIONS:
+        for name in chosen:
             bench.section = name
             print(f"[{name}]", flush=True)
             SECTIONS[name](bench)

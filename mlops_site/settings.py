@@ -305,6 +305,15 @@ INFERENCE_CACHE_SIZE = env.int("INFERENCE_CACHE_SIZE", 32, min=1)
 TRAINING_MAX_CELLS = env.int("TRAINING_MAX_CELLS", 1000, min=1)
 TRAINING_MAX_SAMPLES = env.int("TRAINING_MAX_SAMPLES", 200_000, min=3)
 
+# --- Latest windows and readiness at network scale (telemetry/latest_cache.py, inference/readiness.py) ---
+# A cell's latest windows are reused until its next window closes, plus this lag for the upstream
+# to write it (the Django cache: per process, shared by every process with CACHE_URL on Redis).
+LATEST_WINDOWS_CACHE = env.bool("LATEST_WINDOWS_CACHE", True)
+LATEST_WINDOWS_CACHE_LAG_SECONDS = env.float("LATEST_WINDOWS_CACHE_LAG_SECONDS", 5.0, min=0)
+# Readiness reads every cell in one pass on ClickHouse and the bundled data; over the Data Storage
+# API (one request per cell) it stops after this long and lists the rest as not checked.
+READINESS_BUDGET_SECONDS = env.float("READINESS_BUDGET_SECONDS", 2.0, min=0)
+
 # --- Web processes (gunicorn: mlops_site/gunicorn_conf.py) ------------------------------------------
 WEB_WORKERS = env.int("WEB_WORKERS", 2, min=1)
 WEB_THREADS = env.int("WEB_THREADS", 16, min=1)
