@@ -13,7 +13,7 @@ from access.auth import READ_AUTH, WRITE_AUTH, caller
 from access.paging import Page, PageParams, page_of
 from access.responses import errors
 from core.errors import FIELD_NAME_PATTERN, NotFound
-from performance import degradation, selectors
+from performance import cell_table, degradation, selectors
 from performance.models import ScoreRecord
 from performance.services import election
 from registry import selectors as registry_selectors
@@ -235,3 +235,41 @@ def history(request, field: KpiField, filters: Query[HistoryFilters], paging: Qu
     page = page_of(selectors.history(field, filters.model_id), paging)
     page["items"] = [score_out(r) for r in page["items"]]
     return page
+
+
+class CellOut(Schema):
+    cell: int
+    samples: int = Field(description="the most samples any model was scored on in this cell")
+    scores: dict[str, float | None] = Field(description="each model's score here, and naive:persistence / "
+                                                        "naive:lookback_mean on the field best's samples")
+    best: str | None = Field(description="the lowest error in this cell, models and naive forecasters alike")
+    best_score: float | None
+    field_best: str | None
+    field_best_score: float | None
+    persistence: float | None
+    skill_vs_persistence: float | None = Field(description="the field best's skill against persistence here")
+    loses_to: str | None = Field(description="who beats the field's best in this cell (null: nobody)")
+
+
+class CellPage(Page[CellOut]):
+    metric: str | None
+    measured_at: datetime | None
+    models: list[str]
+
+
+class CellFilters(Schema):
+    sort: Literal["problems", "cell", "skill", "samples"] = Field(
+        "problems", description="problems: cells where the field's best loses first, worst skill first")
+    descending: bool = False
+
+
+@router.get("/{field}/cells", response={200: CellPage, **errors(401, 404, 422, 503)}, auth=READ_AUTH)
+def cells(request, field: KpiField, filters: Query[CellFilters], paging: Query[PageParams]):
+    """Per-cell scores of the field's last evaluation: cells × models, the best per cell, skill
+    against persistence and where the field's best loses."""
+    election.check_field(field)
+    found = cell_table.table(field)
+    rows = cell_table.sort_rows(found.rows, filters.sort, filters.descending)
+    return {"items": [vars(r) for r in rows[paging.offset: paging.offset + paging.limit]], "count": len(rows),
+            "limit": paging.limit, "offset": paging.offset, "metric": found.metric,
+            "measured_at": found.measured_at, "models": found.models}
