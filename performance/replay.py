@@ -81,24 +81,25 @@ class SampleSums:
     start: np.ndarray
     end: np.ndarray
     sums: dict[str, np.ndarray]
+    cell: np.ndarray
 
     @classmethod
     def empty(cls) -> SampleSums:
-        return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), {})
+        return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), {}, np.zeros(0, np.int64))
 
 
-def sample_sums(best: FieldBest, data: EvaluationData, start: int) -> SampleSums:
-    """Step 2: predict every sample once, keep its sums."""
+def sample_sums(version_id, output_field: str, data: EvaluationData, start: int) -> SampleSums:
+    """Step 2: predict every sample of the version once, keep its sums (and its naive forecasters')."""
     try:
-        loaded = cache.get(best.version_id).loaded
+        loaded = cache.get(version_id).loaded
     except cache.VersionUnusable as error:
         raise Conflict(f"the best version cannot be loaded: {error.message}") from error
     bundle = loaded.bundle
-    j = bundle.output_fields.index(best.field)
+    j = bundle.output_fields.index(output_field)
     width = bundle.lookback + bundle.forecast
     batch = data.source.windows_many(cells=data.cells, window_seconds=bundle.window_seconds, start=start,
                                      end=data.now, fields=data.fields)
-    starts, ends, parts = [], [], []
+    starts, ends, cells, parts = [], [], [], []
     for frame in batch.frames():
         samples = build_samples(frame, inputs=bundle.input_fields, outputs=bundle.output_fields,
                                 lookback=bundle.lookback, forecast=bundle.forecast)
@@ -109,15 +110,16 @@ def sample_sums(best: FieldBest, data: EvaluationData, start: int) -> SampleSums
                                      for i in range(0, len(samples), PREDICT_BATCH)])[:, :, j]
         starts.append(frame.start[samples.index])
         ends.append(frame.end[samples.index + width - 1])
-        parts.append(per_cell.row_sums(truth, {"model": prediction,
-                                               "persistence": naive_forecasts(samples, frame, best.field, j)[
-                                                   "persistence"]}))
+        cells.append(np.full(len(samples), frame.cell_index, np.int64))
+        naive = naive_forecasts(samples, frame, output_field, j)
+        parts.append(per_cell.row_sums(truth, {"model": prediction, **naive}))
     if not parts:
         return SampleSums.empty()
     start_times = np.concatenate(starts).astype(np.int64)
     order = np.argsort(start_times, kind="stable")
     return SampleSums(start_times[order], np.concatenate(ends).astype(np.int64)[order],
-                      {key: np.concatenate([p[key] for p in parts])[order] for key in parts[0]})
+                      {key: np.concatenate([p[key] for p in parts])[order] for key in parts[0]},
+                      np.concatenate(cells)[order])
 
 
 def scores_at(sums: SampleSums, at: np.ndarray, low: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray]:
@@ -196,7 +198,7 @@ def replay(*, field: str, factors: list[float], interval_seconds: int, days: flo
     low = at - span
     if best.version.trained_until is not None:
         low = np.maximum(low, int(best.version.trained_until.timestamp()))
-    sums = sample_sums(best, data, start=int(at[0] - span) if checks else data.now)
+    sums = sample_sums(best.version_id, field, data, start=int(at[0] - span) if checks else data.now)
     score, samples = scores_at(sums, at, low, best.metric)
     retrain = _default_retrain_seconds(best, interval_seconds) if retrain_seconds is None else int(retrain_seconds)
     result = Replay(field=field, model_id=str(best.model_id), model_name=best.model.name,
