@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field as dataclass_field
 
-from performance import metrics, selectors
+from performance import metrics, per_cell, selectors
 from performance.models import CellScore, ScoreRecord
 from performance.per_cell import Sums
 
@@ -58,16 +58,22 @@ def table(field: str) -> CellTable:
     elected = next((r for r in records if r.elected), None)
     names = {r.id: r.model_name for r in records}
     rows: dict[int, CellRow] = {}
-    for cell_score in CellScore.objects.filter(record_id__in=list(names)).order_by("cell", "record_id"):
-        row = rows.setdefault(cell_score.cell, CellRow(cell=cell_score.cell, samples=0))
-        name = names[cell_score.record_id]
+    columns = ["record_id", "cell", "samples", "points", "mape_points", "truth_sum", "truth_sq_sum",
+               *(f"{f}_{p}" for f in per_cell.FORECASTERS for p in per_cell.PARTS)]
+    # Plain tuples, not model instances: a network holds 10,000 cells × N models.
+    for values in CellScore.objects.filter(record_id__in=list(names)).order_by("cell", "record_id").values_list(
+            *columns):
+        cell_score = dict(zip(columns, values, strict=True))
+        row = rows.setdefault(cell_score["cell"], CellRow(cell=cell_score["cell"], samples=0))
+        name = names[cell_score["record_id"]]
         row.scores[name] = Sums.of(cell_score, "model").metric(metric)
-        row.samples = max(row.samples, cell_score.samples)
-        if elected is not None and cell_score.record_id == elected.id or (elected is None and row.persistence is None):
+        row.samples = max(row.samples, cell_score["samples"])
+        of_best = cell_score["record_id"] == elected.id if elected is not None else row.persistence is None
+        if of_best:
             # Naive forecasters on the field best's samples (the models may differ in windows).
             row.persistence = Sums.of(cell_score, "persistence").metric(metric)
             row.scores["naive:persistence"] = row.persistence
-            if cell_score.lookback_mean_sse is not None:
+            if cell_score["lookback_mean_sse"] is not None:
                 row.scores["naive:lookback_mean"] = Sums.of(cell_score, "lookback_mean").metric(metric)
     for row in rows.values():
         ranked = sorted(((_error(metric, v), name) for name, v in row.scores.items() if v is not None))
