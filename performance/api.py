@@ -111,7 +111,8 @@ class EvaluationOut(Schema):
 
 def evaluation_out(field: str, records: list[ScoreRecord], metric: str | None = None) -> dict:
     best = registry_selectors.field_best(field)
-    winner = next((r for r in records if r.rank == 1), None)
+    # The elected row: with ELECTION_MARGIN a kept best may rank below the score leader.
+    winner = next((r for r in records if r.elected), None) or next((r for r in records if r.rank == 1), None)
     challengers = [] if winner is None else [
         {"name": name, "score": getattr(winner, column)}
         for name, column in election.NAIVE_FORECASTERS.items() if getattr(winner, column) is not None
