@@ -21,7 +21,7 @@ from _setup import django_embedded
 
 FIELD = "sinr_mean"
 SPECS = [  # (architecture, window s, lookback, forecast, hidden)
-    ("ann", 10, 6, 1, 16), ("lstm", 10, 6, 1, 16), ("ann", 10, 12, 1, 32), ("ridge-like ann", 10, 3, 1, 4),
+    ("ann", 10, 6, 1, 16), ("lstm", 10, 6, 1, 16), ("ann", 10, 12, 1, 32), ("ann", 10, 3, 1, 4),
 ]
 
 
@@ -51,7 +51,7 @@ def main() -> None:
     models = []
     for i, (arch, window, lookback, forecast, hidden) in enumerate(SPECS):
         model = registry_services.model_config_create(
-            name=f"bench-{i}", architecture="ann" if arch.endswith("ann") else arch,
+            name=f"bench-{i}", architecture=arch,
             input_fields=["sinr_mean", "rsrp_mean", "rsrq_mean", "cqi_mean"], output_fields=[FIELD],
             window_duration_seconds=window, lookback_steps=lookback, forecast_steps=forecast, hidden_size=hidden,
             epochs=8)

@@ -124,7 +124,8 @@ class CellScore(models.Model):
     (performance/per_cell.py): compact (one row per record and cell, never per sample) and
     additive, so any set of cells' metrics, and the record's totals, are re-derived exactly."""
 
-    record = models.ForeignKey(ScoreRecord, on_delete=models.CASCADE, related_name="cell_scores")
+    # No index of its own: the (record, cell) unique constraint's index serves lookups by record.
+    record = models.ForeignKey(ScoreRecord, on_delete=models.CASCADE, related_name="cell_scores", db_index=False)
     cell = models.IntegerField()
     samples = models.PositiveIntegerField()
     points = models.PositiveIntegerField(help_text="samples × forecast steps")
@@ -140,6 +141,10 @@ class CellScore(models.Model):
     lookback_mean_sse = models.FloatField(null=True)
     lookback_mean_sae = models.FloatField(null=True)
     lookback_mean_sape = models.FloatField(null=True)
+
+    SUMS = ("samples", "points", "mape_points", "truth_sum", "truth_sq_sum", "model_sse", "model_sae", "model_sape",
+            "persistence_sse", "persistence_sae", "persistence_sape", "lookback_mean_sse", "lookback_mean_sae",
+            "lookback_mean_sape")
 
     class Meta:
         ordering = ["record", "cell"]
