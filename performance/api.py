@@ -337,7 +337,7 @@ def replay_out(result: replay_policy.Replay) -> dict:
     }
 
 
-@router.post("/{field}/replay", response={200: ReplayOut, **errors(401, 403, 404, 409, 422, 502, 503)},
+@router.post("/{field}/replay", response={200: ReplayOut, **errors(400, 401, 403, 404, 409, 422, 502, 503)},
              auth=WRITE_AUTH)
 def replay(request, field: KpiField, body: ReplayIn):
     """Replay a retrain policy over stored data: re-score the current best at each past check
