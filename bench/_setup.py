@@ -10,15 +10,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def django_embedded(*, mlflow_uri: str | None = None) -> Path:
-    """Configure Django on SQLite, a local MLflow store (or `mlflow_uri`) and local files in a
-    temp dir; migrate."""
+def django_embedded(*, mlflow_uri: str | None = None, database_url: str | None = None) -> Path:
+    """Configure Django on SQLite (or `database_url`), a local MLflow store (or `mlflow_uri`)
+    and local files in a temp dir; migrate."""
     var = Path(tempfile.mkdtemp(prefix="cellwise-bench-"))
     for name in ("DATABASE_URL", "MLFLOW_TRACKING_URI", "AWS_S3_ENDPOINT_URL", "DATA_STORAGE_API_URL",
                  "CLICKHOUSE_DSN", "TELEMETRY_SOURCE"):
         os.environ.pop(name, None)
     if mlflow_uri:
         os.environ["MLFLOW_TRACKING_URI"] = mlflow_uri
+    if database_url:
+        os.environ["DATABASE_URL"] = database_url
     os.environ["CELLWISE_VAR_DIR"] = str(var)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mlops_site.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")

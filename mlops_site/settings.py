@@ -142,6 +142,12 @@ MONITORING_INTERVAL_SECONDS = env.int("MONITORING_INTERVAL_SECONDS", 300, min=10
 MONITORING_DEGRADATION_FACTOR = env.float("MONITORING_DEGRADATION_FACTOR", 1.5, min=1.0)
 # Routine monitoring rows (auto_monitor scores, check events) older than this are pruned daily; 0 keeps all.
 HISTORY_RETENTION_DAYS = env.int("HISTORY_RETENTION_DAYS", 90, min=0)
+# Per-cell insight and a calmer election (issue 16): a challenger replaces the field's best only
+# when its error is lower by more than this fraction (0 keeps the old "any improvement" rule);
+# the default is argued in bench/README.md ("Election margin"). Replays of a retrain policy
+# cover at most REPLAY_MAX_CHECKS checks.
+ELECTION_MARGIN = env.float("ELECTION_MARGIN", 0.02, min=0.0, max=0.5)
+REPLAY_MAX_CHECKS = env.int("REPLAY_MAX_CHECKS", 50_000, min=1)
 
 # --- MLflow (the experiment tracker and a mirror of the registry) ---------------------------
 MLFLOW_TRACKING_URI = env.url(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from django.conf import settings
@@ -13,7 +13,7 @@ from access.auth import READ_AUTH, WRITE_AUTH, caller
 from access.paging import Page, PageParams, page_of
 from access.responses import errors
 from core.errors import FIELD_NAME_PATTERN, NotFound
-from performance import degradation, selectors
+from performance import cell_table, degradation, replay as replay_policy, selectors
 from performance.models import ScoreRecord
 from performance.services import election
 from registry import selectors as registry_selectors
@@ -111,7 +111,8 @@ class EvaluationOut(Schema):
 
 def evaluation_out(field: str, records: list[ScoreRecord], metric: str | None = None) -> dict:
     best = registry_selectors.field_best(field)
-    winner = next((r for r in records if r.rank == 1), None)
+    # The elected row: with ELECTION_MARGIN a kept best may rank below the score leader.
+    winner = next((r for r in records if r.elected), None) or next((r for r in records if r.rank == 1), None)
     challengers = [] if winner is None else [
         {"name": name, "score": getattr(winner, column)}
         for name, column in election.NAIVE_FORECASTERS.items() if getattr(winner, column) is not None
@@ -235,3 +236,112 @@ def history(request, field: KpiField, filters: Query[HistoryFilters], paging: Qu
     page = page_of(selectors.history(field, filters.model_id), paging)
     page["items"] = [score_out(r) for r in page["items"]]
     return page
+
+
+class CellOut(Schema):
+    cell: int
+    samples: int = Field(description="the most samples any model was scored on in this cell")
+    scores: dict[str, float | None] = Field(description="each model's score here, and naive:persistence / "
+                                                        "naive:lookback_mean on the field best's samples")
+    best: str | None = Field(description="the lowest error in this cell, models and naive forecasters alike")
+    best_score: float | None
+    field_best: str | None
+    field_best_score: float | None
+    persistence: float | None
+    skill_vs_persistence: float | None = Field(description="the field best's skill against persistence here")
+    loses_to: str | None = Field(description="who beats the field's best in this cell (null: nobody)")
+
+
+class CellPage(Page[CellOut]):
+    metric: str | None
+    measured_at: datetime | None
+    models: list[str]
+
+
+class CellFilters(Schema):
+    sort: Literal["problems", "cell", "skill", "samples"] = Field(
+        "problems", description="problems: cells where the field's best loses first, worst skill first")
+    descending: bool = False
+
+
+@router.get("/{field}/cells", response={200: CellPage, **errors(401, 404, 422, 503)}, auth=READ_AUTH)
+def cells(request, field: KpiField, filters: Query[CellFilters], paging: Query[PageParams]):
+    """Per-cell scores of the field's last evaluation: cells × models, the best per cell, skill
+    against persistence and where the field's best loses."""
+    election.check_field(field)
+    found = cell_table.table(field)
+    rows = cell_table.sort_rows(found.rows, filters.sort, filters.descending)
+    return {"items": [vars(r) for r in rows[paging.offset: paging.offset + paging.limit]], "count": len(rows),
+            "limit": paging.limit, "offset": paging.offset, "metric": found.metric,
+            "measured_at": found.measured_at, "models": found.models}
+
+
+class ReplayIn(Schema):
+    factors: list[Annotated[float, Field(ge=1, le=100)]] = Field(
+        [1.5], min_length=1, max_length=8, description="degradation factors to compare side by side")
+    interval_seconds: int = Field(300, ge=10, le=7 * 86_400, description="the monitoring interval to replay")
+    days: float = Field(7, gt=0, le=400, description="how far back to replay")
+    retrain_seconds: int | None = Field(
+        None, ge=0, le=30 * 86_400,
+        description="how long a retraining keeps the loop away (default: the best's last training, else one interval)")
+
+
+class PolicyOut(Schema):
+    factor: float
+    threshold: float
+    retrain_triggers: int
+    trigger_times: list[datetime]
+    first_trigger_at: datetime | None
+    degraded_checks: int
+    degraded_seconds: int = Field(description="time spent past the threshold (degraded checks × interval)")
+
+
+class ReplayOut(Schema):
+    field: str
+    model_id: uuid.UUID
+    model_name: str
+    version: int
+    metric: str
+    baseline: float
+    interval_seconds: int
+    days: float
+    retrain_seconds: int
+    span_seconds: int
+    checks: int
+    scored_checks: int
+    policies: list[PolicyOut]
+    at: list[datetime]
+    scores: list[float | None] = Field(description="the best version's score at each check (null: no samples)")
+    seconds: float = Field(description="time the replay took")
+
+
+def _utc(ts: int) -> datetime:
+    return datetime.fromtimestamp(int(ts), tz=UTC)
+
+
+def replay_out(result: replay_policy.Replay) -> dict:
+    return {
+        "field": result.field, "model_id": result.model_id, "model_name": result.model_name,
+        "version": result.version, "metric": result.metric, "baseline": result.baseline,
+        "interval_seconds": result.interval_seconds, "days": result.days, "retrain_seconds": result.retrain_seconds,
+        "span_seconds": result.span_seconds, "checks": result.checks,
+        "scored_checks": int((result.samples > 0).sum()),
+        "policies": [{"factor": p.factor, "threshold": p.threshold, "retrain_triggers": len(p.triggers),
+                      "trigger_times": [_utc(t) for t in p.triggers],
+                      "first_trigger_at": _utc(p.first_trigger_at) if p.first_trigger_at is not None else None,
+                      "degraded_checks": p.degraded_checks, "degraded_seconds": p.degraded_seconds}
+                     for p in result.policies],
+        "at": [_utc(t) for t in result.at.tolist()],
+        "scores": [None if v != v else v for v in result.score.tolist()],
+        "seconds": result.seconds,
+    }
+
+
+@router.post("/{field}/replay", response={200: ReplayOut, **errors(400, 401, 403, 404, 409, 422, 502, 503)},
+             auth=WRITE_AUTH)
+def replay(request, field: KpiField, body: ReplayIn):
+    """Replay a retrain policy over stored data: re-score the current best at each past check
+    (never trains) and apply the degradation rule for each factor."""
+    election.check_field(field)
+    return replay_out(replay_policy.replay(field=field, factors=body.factors, interval_seconds=body.interval_seconds,
+                                           days=body.days, retrain_seconds=body.retrain_seconds))

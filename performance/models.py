@@ -117,3 +117,38 @@ class MonitorEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.field} {self.kind} {self.from_state}->{self.to_state}"
+
+
+class CellScore(models.Model):
+    """One model's error sums on one cell in one evaluation, next to its naive forecasters'
+    (performance/per_cell.py): compact (one row per record and cell, never per sample) and
+    additive, so any set of cells' metrics, and the record's totals, are re-derived exactly."""
+
+    # No index of its own: the (record, cell) unique constraint's index serves lookups by record.
+    record = models.ForeignKey(ScoreRecord, on_delete=models.CASCADE, related_name="cell_scores", db_index=False)
+    cell = models.IntegerField()
+    samples = models.PositiveIntegerField()
+    points = models.PositiveIntegerField(help_text="samples × forecast steps")
+    mape_points = models.PositiveIntegerField(help_text="points whose truth is not zero")
+    truth_sum = models.FloatField()
+    truth_sq_sum = models.FloatField()
+    model_sse = models.FloatField()
+    model_sae = models.FloatField()
+    model_sape = models.FloatField()
+    persistence_sse = models.FloatField()
+    persistence_sae = models.FloatField()
+    persistence_sape = models.FloatField()
+    lookback_mean_sse = models.FloatField(null=True)
+    lookback_mean_sae = models.FloatField(null=True)
+    lookback_mean_sape = models.FloatField(null=True)
+
+    SUMS = ("samples", "points", "mape_points", "truth_sum", "truth_sq_sum", "model_sse", "model_sae", "model_sape",
+            "persistence_sse", "persistence_sae", "persistence_sape", "lookback_mean_sse", "lookback_mean_sae",
+            "lookback_mean_sape")
+
+    class Meta:
+        ordering = ["record", "cell"]
+        constraints = [models.UniqueConstraint(fields=["record", "cell"], name="cell_score_once_per_record")]
+
+    def __str__(self) -> str:
+        return f"record {self.record_id} cell {self.cell}"

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from performance.models import MonitorEvent, ScoreRecord, Trigger
+from performance.services.cells import cell_scores_prune
 
 log = logging.getLogger(__name__)
 BATCH = 5000
@@ -25,6 +26,7 @@ BATCH = 5000
 class Pruned:
     scores: int = 0
     events: int = 0
+    cells: int = 0  # per-cell rows of old evaluations (performance/services/cells.py)
 
 
 def _delete_in_batches(queryset) -> int:
@@ -45,6 +47,7 @@ def history_prune(*, older_than_days: int | None = None) -> Pruned:
             measured_at__lt=cutoff, trigger=Trigger.AUTO_MONITOR, elected=False)),
         events=_delete_in_batches(MonitorEvent.objects.filter(
             at__lt=cutoff, kind__in=[MonitorEvent.Kind.CHECK, MonitorEvent.Kind.NO_DATA])),
+        cells=cell_scores_prune(older_than_days=days),
     )
     log.info("history older than %s days pruned: %s score rows, %s check events", days, pruned.scores, pruned.events)
     return pruned

@@ -20,7 +20,7 @@ import numpy as np
 from django.conf import settings
 
 from inference import cache
-from performance import metrics
+from performance import metrics, per_cell
 from registry.models import ModelConfig, ModelVersion
 from telemetry.base import TelemetrySource
 from telemetry.frame import WindowFrame
@@ -39,6 +39,8 @@ class ModelScore:
     samples: int = 0
     cells: int = 0
     note: str = ""
+    # Additive error sums per cell (performance/per_cell.py) for the model and its naive forecasters.
+    cell_sums: dict[int, dict[str, float]] = field(default_factory=dict)
 
     def score(self, metric: str) -> float | None:
         value = self.metrics.get(metric)
@@ -127,6 +129,8 @@ def score_version(model: ModelConfig, version: ModelVersion | None, output_field
         naive = naive_forecasts(samples, frame, output_field, j)
         persistence.append(naive["persistence"])
         means.append(naive["lookback_mean"])
+        result.cell_sums[cell] = {"samples": len(samples), **per_cell.total(per_cell.row_sums(
+            truth, {"model": predictions[-1], "persistence": persistence[-1], "lookback_mean": means[-1]}))}
         # Seasonal naive: the value of the same window one day earlier, where it exists.
         target_starts = np.take(frame.start, samples.index[:, None] + bundle.lookback + np.arange(bundle.forecast))
         position = np.clip(np.searchsorted(full.start, target_starts - DAY), 0, max(len(full) - 1, 0))

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import bisect
+from datetime import UTC, datetime
+from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -11,7 +14,8 @@ from django.views.decorators.http import require_POST
 
 from access.feedback import call_service
 from access.roles import operator_required
-from performance import degradation, metrics, selectors
+from core.errors import DomainError
+from performance import cell_table, degradation, metrics, replay as replay_policy, selectors
 from performance.models import ScoreRecord
 from performance.selectors import BaselineStep
 from performance.services import election
@@ -96,6 +100,8 @@ def field_page(request, field: str):
         "ranking": selectors.last_evaluation(field), "chart": history_chart(field, chart_metric),
         "chart_metric": chart_metric,
         "events": selectors.timeline(field), "metrics": metrics.METRICS, "jobs": selectors.active_jobs(field),
+        "election_margin": settings.ELECTION_MARGIN, "replay_interval": settings.MONITORING_INTERVAL_SECONDS,
+        **cells_context(request, field),
     })
 
 
@@ -124,3 +130,77 @@ def field_monitor(request, field: str):
 def field_set_best(request, field: str, model_id):
     return _act(request, field, lambda: election.field_best_override(field=field, model_id=model_id, user=request.user),
                 "the best model was set")
+
+
+# Per-cell insight and the retrain-policy replay (issue 16).
+
+CELL_SORTS = [("problems", "problems first"), ("cell", "cell"), ("skill", "skill"), ("samples", "samples")]
+CELL_ROWS = 100  # the page shows the first rows of the chosen order; GET /v1/performance/{field}/cells pages all
+
+
+def cells_context(request, field: str) -> dict:
+    sort = request.GET.get("cells_sort", "problems")
+    sort = sort if sort in cell_table.SORTS else "problems"
+    descending = request.GET.get("cells_desc") == "1"
+    found = cell_table.table(field)
+    rows = cell_table.sort_rows(found.rows, sort, descending)
+    columns = [*found.models, *cell_table.NAIVE]
+    shown = [{"row": r, "values": [(r.scores.get(c), c == r.best) for c in columns]} for r in rows[:CELL_ROWS]]
+    return {"cells": found, "cell_rows": shown, "cell_count": len(rows),
+            "cell_problems": sum(r.problem for r in rows), "cells_sort": sort, "cells_desc": descending,
+            "cell_columns": [c.removeprefix("naive:") for c in columns],
+            "cell_sorts": CELL_SORTS}
+
+
+REPLAY_COLORS = ["#991b1b", "#b45309", "#1d4ed8", "#6d28d9", "#047857", "#be185d", "#374151", "#0e7490"]
+
+
+def replay_chart(result: replay_policy.Replay) -> dict:
+    """The best's score at each past check, each factor's threshold, and its triggers as points."""
+    scores = [None if v != v else v for v in result.score.tolist()]
+    series: list[dict[str, Any]] = [
+        {"label": f"{result.model_name} {result.metric}", "values": scores, "color": "#111827"}]
+    index = {t: i for i, t in enumerate(result.at.tolist())}
+    for color, policy in zip(REPLAY_COLORS * 2, result.policies, strict=False):
+        series.append({"label": f"threshold × {policy.factor:g}", "values": [policy.threshold] * len(scores),
+                       "color": color, "dash": [4, 4]})
+        points: list = [None] * len(scores)
+        for t in policy.triggers:
+            points[index[t]] = scores[index[t]]
+        series.append({"label": f"retrain × {policy.factor:g}", "values": points, "color": color,
+                       "points_only": True})
+    return {"x": result.at.tolist(), "series": series, "yLabel": result.metric, "metric": result.metric,
+            "height": 280}
+
+
+def _floats(text: str) -> list[float]:
+    return [float(part) for part in text.replace(",", " ").split() if part]
+
+
+@login_required
+def field_replay(request, field: str):
+    """The replay form's result (reads only, so a GET): a chart and one row per factor."""
+    context: dict = {"field": field}
+    try:
+        factors = _floats(request.GET.get("factors", "1.25 1.5 2"))
+        interval = int(request.GET.get("interval", settings.MONITORING_INTERVAL_SECONDS))
+        days = float(request.GET.get("days", 7))
+        election.check_field(field)
+        result = replay_policy.replay(field=field, factors=factors[:8], interval_seconds=interval, days=days)
+        rows = [{"policy": p, "hours": p.degraded_seconds / 3600,
+                 "first": datetime.fromtimestamp(p.first_trigger_at, tz=UTC) if p.first_trigger_at else None}
+                for p in result.policies]
+        context |= {"replay": result, "rows": rows, "chart": replay_chart(result), "chart_id": "replay-chart"}
+    except ValueError:
+        context["error"] = "factors, interval and days must be numbers"
+    except DomainError as error:
+        context["error"] = error.message
+    return render(request, "performance/_replay.html", context)
+
+
+@login_required
+def model_cells(request, model_id):
+    """The model page's line: on how many cells of each field it wins (loaded by htmx, since
+    the model page belongs to a lower layer)."""
+    wins = cell_table.wins_by_model([model_id]).get(model_id, {})
+    return render(request, "performance/_model_cells.html", {"wins": wins})

@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -23,7 +24,7 @@ from performance import degradation, metrics, notifications, selectors
 from performance.instruments import EVALUATION_SECONDS
 from performance.models import FieldEvent, ScoreRecord, Trigger
 from performance.scoring import EvaluationData, ModelScore, record_fields, score_version
-from performance.services import monitors
+from performance.services import cells as cell_services, monitors
 from registry import selectors as registry_selectors, services as registry_services
 from registry.models import FieldBest, MlflowOutbox
 from telemetry.sources import available_fields
@@ -54,6 +55,26 @@ def _rank(results: list[ModelScore], metric: str, current_best_id) -> list[Model
         return (0, metrics.error_form(metric, score), 0 if result.model.id == current_best_id else 1,
                 result.model.created_at, str(result.model.id))
     return sorted(results, key=key)
+
+
+def _calm(ranked: list[ModelScore], metric: str, current: FieldBest | None, margin: float):
+    """The winner under ELECTION_MARGIN, and why: the score leader replaces the current best only
+    when its error is lower by more than `margin` (relative); otherwise the current best stays."""
+    leader = ranked[0] if ranked and ranked[0].score(metric) is not None else None
+    if leader is None or current is None or current.metric != metric or leader.model.id == current.model_id:
+        return leader, ""
+    incumbent = next((r for r in ranked if r.model.id == current.model_id and r.score(metric) is not None), None)
+    if incumbent is None:
+        return leader, ""
+    held, challenger = incumbent.score(metric), leader.score(metric)
+    if held is None or challenger is None:
+        return leader, ""
+    ours, theirs = metrics.error_form(metric, held), metrics.error_form(metric, challenger)
+    gain = 1 - theirs / ours if ours > 0 else 0.0
+    if gain > margin:
+        return leader, f"replaced {incumbent.model.name}: better by {gain:.2%}, more than the {margin:.2%} margin"
+    return incumbent, (f"kept as best: {leader.model.name} is better by only {gain:.2%}, "
+                       f"within the {margin:.2%} election margin")
 
 
 def _mirror_scores(results: list[ModelScore], field: str, metric: str, at) -> None:
@@ -125,16 +146,17 @@ def _evaluate(*, field: str, metric: str, trigger: str, user: Actor) -> Evaluati
     results = [score_version(m, m.latest, field, data) for m in models]  # reads only; writes follow
     current = registry_selectors.field_best(field)
     ranked = _rank(results, metric, current.model_id if current else None)
-    winner = ranked[0] if ranked[0].score(metric) is not None else None
+    winner, why = _calm(ranked, metric, current, settings.ELECTION_MARGIN)
     now = timezone.now()
     actor = actor_name(user) if user else trigger
     with transaction.atomic():
         records = [
             ScoreRecord.objects.create(evaluation=evaluation, field=field, rank=i + 1 if r.score(metric) is not None
                                        else None, elected=r is winner, trigger=trigger, measured_at=now,
-                                       **record_fields(r, metric))
+                                       **_with_note(record_fields(r, metric), why if r is winner else ""))
             for i, r in enumerate(ranked)
         ]
+        cell_services.cell_scores_write(records=records, results=ranked)
         _mirror_scores(ranked, field, metric, now)
         best, changed = current, False
         summary = f"no model of {field} could be scored"
@@ -156,9 +178,15 @@ def _evaluate(*, field: str, metric: str, trigger: str, user: Actor) -> Evaluati
             field=field, kind="evaluated", actor=actor, message=summary,
             evaluation=str(evaluation), metric=metric, winner=str(winner.model.id) if winner else None,
             previous=str(current.model_id) if current else None, changed=changed,
-            baseline=winner.score(metric) if winner else None,
+            baseline=winner.score(metric) if winner else None, margin=settings.ELECTION_MARGIN, why=why,
         )
     return Evaluation(evaluation, field, metric, records, best, changed)
+
+
+def _with_note(fields: dict, why: str) -> dict:
+    if why:
+        fields["note"] = "; ".join(n for n in (fields["note"], why) if n)[:300]
+    return fields
 
 
 def field_best_override(*, field: str, model_id: ModelId, user: Actor = None) -> FieldBest:
