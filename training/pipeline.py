@@ -2,7 +2,8 @@
 
 1. Fetch the model's windows for every cell over [now − lookback, now − evaluation span]
    (the span is held out, so every later score is on data the version never saw).
-2. Build gap-aware samples per cell; skip and count cells with too little data.
+2. Build gap-aware samples per cell (gaps of up to MAX_FILLED_WINDOWS windows filled inside a
+   lookback, counted in the summary); skip and count cells with too little data.
 3. Fit the model (`training.fitting`: time split, scalers on the training split, seeded network,
    trainer); each epoch appends its losses and reads the cancel flag (`training_job_progress`).
 4. Cancelled → stop, register nothing. Else write the weight bundle, then in one transaction
@@ -65,7 +66,8 @@ def fetch_samples(model: ModelConfig, *, lookback_seconds: int, job_id=None) -> 
         windows += len(frame)
         longest = max([longest] + [b - a for a, b in frame.segments()])
         samples = build_samples(frame, inputs=model.input_fields, outputs=model.output_fields,
-                                lookback=model.lookback_steps, forecast=model.forecast_steps)
+                                lookback=model.lookback_steps, forecast=model.forecast_steps,
+                                max_filled=settings.MAX_FILLED_WINDOWS)
         if len(samples):
             per_cell.append(samples)
         else:
@@ -86,6 +88,8 @@ def fetch_samples(model: ModelConfig, *, lookback_seconds: int, job_id=None) -> 
         "cells_used": len(per_cell), "cells_skipped": skipped, "cells_held_out": len(holdout), "windows": windows,
         "runs": samples.segments,
         "samples": len(samples), "samples_dropped_nan": samples.dropped_nan,
+        "max_filled_windows": settings.MAX_FILLED_WINDOWS, "windows_filled": samples.filled_windows,
+        "samples_with_filled": samples.filled_samples,
     })
 
 

@@ -2,7 +2,9 @@
 
 A sample is windows i … i+lookback+forecast-1 of one frame; it exists only when those windows
 are contiguous (no gap inside) and hold no NaN in the inputs, the targets or the last observed
-outputs. No Python loop runs per sample: valid origins come from the gap marks' running
+outputs. With `max_filled`, a sample's lookback may hold up to that many windows inserted by
+`WindowFrame.fill_gaps` (its targets never: scores and losses stay on measured values). No
+Python loop runs per sample: valid origins come from the gap marks' running
 segment id, and the samples are gathered with one fancy index.
 """
 
@@ -26,6 +28,8 @@ class SampleSet:
     index: np.ndarray | None = None  # int64 (n,): each sample's first window in its frame
     dropped_nan: int = 0  # candidate samples dropped for a NaN
     segments: int = 0  # contiguous runs seen
+    filled_samples: int = 0  # samples whose lookback holds a filled window
+    filled_windows: int = 0  # filled windows inserted in the frames the samples came from
 
     def __len__(self) -> int:
         return len(self.x)
@@ -55,9 +59,17 @@ class Scaler:
         return values * self.std + self.mean
 
 
+def fill_for_samples(frame: WindowFrame, max_filled: int) -> WindowFrame:
+    """The frame with its short gaps filled: the one rule inference and training share."""
+    return frame.fill_gaps(max_filled)
+
+
 def build_samples(frame: WindowFrame, *, inputs: Sequence[str], outputs: Sequence[str],
-                  lookback: int, forecast: int) -> SampleSet:
-    """All valid samples of one cell's frame, in time order."""
+                  lookback: int, forecast: int, max_filled: int = 0) -> SampleSet:
+    """All valid samples of one cell's frame, in time order. With `max_filled` > 0 the frame's
+    gaps of up to that many windows are filled first and a lookback may hold that many."""
+    if max_filled > 0:
+        frame = fill_for_samples(frame, max_filled)
     width = lookback + forecast
     n = len(frame)
     segment = np.cumsum(frame.gap_before)
@@ -74,14 +86,22 @@ def build_samples(frame: WindowFrame, *, inputs: Sequence[str], outputs: Sequenc
     y_nan = np.concatenate(([0], np.cumsum(y_row_nan)))
     bad = ((x_nan[origins + lookback] > x_nan[origins]) | (y_nan[origins + width] > y_nan[origins + lookback])
            | y_row_nan[origins + lookback - 1])
+    dropped_nan = int(bad.sum())
+    filled = frame.filled_mask()
+    filled_rows = int(filled.sum())
+    if filled_rows:
+        f_count = np.concatenate(([0], np.cumsum(filled)))
+        bad |= (f_count[origins + lookback] - f_count[origins] > max_filled) | (
+            f_count[origins + width] > f_count[origins + lookback])  # a filled target
     keep = origins[~bad]
+    filled_samples = int((f_count[keep + lookback] > f_count[keep]).sum()) if filled_rows else 0
     steps = np.arange(width)
     return SampleSet(  # np.take along axis 0 gathers ~4x faster than fancy indexing here
         x=np.take(x_values, keep[:, None] + steps[:lookback], axis=0),
         y=np.take(y_values, keep[:, None] + steps[lookback:], axis=0),
         last=y_values[keep + lookback - 1], origin=frame.end[keep + lookback - 1],
-        cell=np.full(len(keep), frame.cell_index, np.int64), index=keep, dropped_nan=int(bad.sum()),
-        segments=segments,
+        cell=np.full(len(keep), frame.cell_index, np.int64), index=keep, dropped_nan=dropped_nan,
+        segments=segments, filled_samples=filled_samples, filled_windows=filled_rows,
     )
 
 
@@ -94,6 +114,8 @@ def concat(sets: Iterable[SampleSet]) -> SampleSet:
     )
     joined.dropped_nan = sum(s.dropped_nan for s in sets)
     joined.segments = sum(s.segments for s in sets)
+    joined.filled_samples = sum(s.filled_samples for s in sets)
+    joined.filled_windows = sum(s.filled_windows for s in sets)
     return joined
 
 
