@@ -23,6 +23,7 @@ from inference.instruments import INFERENCE_SECONDS, INFERENCES
 from registry import selectors as registry_selectors
 from telemetry.frame import WindowFrame
 from telemetry.sources import is_known_cell, latest_source
+from training.architectures import is_naive
 from training.sequences import fill_for_samples
 
 
@@ -44,7 +45,8 @@ class Forecast:
             "architecture": self.entry.architecture, "cell_id": self.cell_id, "output_field": self.output_field,
             "window_duration_seconds": self.window_seconds, "source": self.source,
             "input_start": _iso(self.input_start), "input_end": _iso(self.input_end),
-            "filled_windows": self.filled_windows, "predictions": self.steps,
+            "filled_windows": self.filled_windows, "naive": is_naive(self.entry.architecture),
+            "predictions": self.steps,
         }
 
 
@@ -120,8 +122,8 @@ def usable_tail(frame: WindowFrame, inputs: list[str], outputs: list[str], *,
 
 def complete_tail(frame: WindowFrame, inputs: list[str], outputs: list[str]) -> int:
     """How many of the latest windows form one complete run after filling short gaps (the
-    readiness scan's rule: the same as a forecast's)."""
-    return usable_tail(frame, inputs, outputs).complete
+    readiness scan's rule: the same as a forecast's), at most as many as were read."""
+    return usable_tail(frame, inputs, outputs, limit=len(frame)).complete
 
 
 def forecast_cell(*, output_field: str, cell_id: int, model_id=None) -> Forecast:

@@ -105,6 +105,11 @@ class ModelConfig(models.Model):
         return [f.name for f in sorted(self.fields.all(), key=lambda f: f.position) if f.role == role]
 
     @property
+    def is_naive(self) -> bool:
+        """Persistence or the lookback mean: a naive forecaster, not a learned model."""
+        return self.architecture in NAIVE_ARCHITECTURES
+
+    @property
     def training_params(self) -> dict:
         return {name: getattr(self, name) for name in TRAINING_BOUNDS}
 
