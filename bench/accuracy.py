@@ -1,10 +1,13 @@
 """Forecast accuracy on the bundled real 5G data: learned models against naive forecasters.
 
-For each KPI, window (10 s, 60 s), horizon (1, 3) and architecture (ann, lstm, linear), with
+For each KPI, window (10 s, 60 s), horizon (1, 3) and architecture (ann, lstm, linear, and the
+naive persistence and lookback_mean, registered like models so that elections count them), with
 3 seeds: train on the earlier 80 % of every training cell (its last 20 % of that for early
 stopping), then score the horizon-h step on (a) the later 20 % of the training cells and (b)
 cells never used for training. Targets are residual (change from the last value), as in the
-app. Prints RMSE, MAE, sample counts and skill (1 − RMSE / reference RMSE) against
+app. Training samples may hold up to MAX_FILLED_WINDOWS filled windows in their lookback, as
+in a training job (`--max-filled` changes it); scoring uses measured windows only.
+Prints RMSE, MAE, sample counts and skill (1 − RMSE / reference RMSE) against
 persistence and against the better naive forecaster (persistence or the lookback mean), mean ±
 spread over seeds; writes docs/accuracy.md and docs/accuracy.png.
 
@@ -37,6 +40,8 @@ from bench._setup import django_embedded  # noqa: E402
 
 django_embedded()  # the production modules below read Django models and settings
 
+from django.conf import settings  # noqa: E402
+
 from inference.predict import LoadedModel  # noqa: E402
 from performance import metrics  # noqa: E402
 from performance.scoring import naive_forecasts  # noqa: E402
@@ -48,7 +53,8 @@ from training.sequences import SampleSet, build_samples, concat  # noqa: E402
 KPIS = ["rsrp_mean", "sinr_mean", "cqi_mean", "rsrq_mean", "dl_bitrate_mean"]
 INPUTS = ["rsrp_mean", "rsrq_mean", "sinr_mean", "cqi_mean", "dl_bitrate_mean"]
 HELD_OUT = [11112973, 70430210, 10809101, 87812611, 11115276]  # fixed before any result was seen
-ARCHITECTURES = ["ann", "lstm", "linear"]
+ARCHITECTURES = ["ann", "lstm", "linear", "persistence", "lookback_mean"]
+STATS = [f"{kpi[:-5]}_{stat}" for kpi in INPUTS for stat in ("min", "max", "std")]  # --inputs stats
 LOOKBACK = 12
 SHORT_NAMES = {"rsrp_mean": "rsrp", "sinr_mean": "sinr", "cqi_mean": "cqi", "rsrq_mean": "rsrq",
                "dl_bitrate_mean": "dl rate"}  # chart labels that fit under a bar
@@ -76,16 +82,17 @@ def split_cell(frame, fraction: float):
     return frame.take(slice(0, cut)), frame.take(slice(cut, len(frame)))
 
 
-def cell_samples(frame, horizon: int, output: str) -> SampleSet:
-    return build_samples(frame, inputs=INPUTS, outputs=[output], lookback=LOOKBACK, forecast=horizon)
+def cell_samples(frame, horizon: int, output: str, inputs=INPUTS, max_filled: int = 0) -> SampleSet:
+    return build_samples(frame, inputs=inputs, outputs=[output], lookback=LOOKBACK, forecast=horizon,
+                         max_filled=max_filled)
 
 
-def score(loaded: LoadedModel, frames, horizon: int, output: str) -> Outcome:
+def score(loaded: LoadedModel, frames, horizon: int, output: str, inputs=INPUTS) -> Outcome:
     """The horizon-h step of every sample of the frames: the production forecast (`LoadedModel`)
     and naive forecasters (`performance.scoring`), scored by `performance.metrics`."""
     truth, forecast, persistence, mean = [], [], [], []
     for frame in frames:
-        samples = cell_samples(frame, horizon, output)
+        samples = cell_samples(frame, horizon, output, inputs)
         if not len(samples):
             continue
         naive = naive_forecasts(samples, frame, output, 0)
@@ -99,10 +106,11 @@ def score(loaded: LoadedModel, frames, horizon: int, output: str) -> Outcome:
                    metrics.compute(truth, np.concatenate(mean))["rmse"], model["points"])
 
 
-def run(source, kpi: str, window: int, horizon: int, architecture: str, seed: int, quick: bool):
+def run(source, kpi: str, window: int, horizon: int, architecture: str, seed: int, quick: bool, inputs=INPUTS,
+        max_filled: int = 0):
     train_frames, later_frames, held_frames = [], [], []
     for cell in source.cells():
-        frame = source.windows(cell_index=cell, window_seconds=window, start=0, end=source.now(), fields=INPUTS)
+        frame = source.windows(cell_index=cell, window_seconds=window, start=0, end=source.now(), fields=inputs)
         if cell in HELD_OUT:
             held_frames.append(frame)
         else:
@@ -110,12 +118,13 @@ def run(source, kpi: str, window: int, horizon: int, architecture: str, seed: in
             train_frames.append(early)
             later_frames.append(late)
     config = FitConfig(name=f"accuracy-{kpi}-{window}s-h{horizon}-{architecture}", architecture=architecture,
-                       input_fields=INPUTS, output_fields=[kpi], window_seconds=window, lookback=LOOKBACK,
+                       input_fields=inputs, output_fields=[kpi], window_seconds=window, lookback=LOOKBACK,
                        forecast=horizon, hidden=32, target_mode="residual", epochs=8 if quick else 60,
                        batch_size=64, learning_rate=1e-3, patience=8, validation_fraction=0.2, seed=seed)
-    fitted = fit_model(config, concat([s for f in train_frames if len(s := cell_samples(f, horizon, kpi))]))
+    fitted = fit_model(config, concat([s for f in train_frames
+                                       if len(s := cell_samples(f, horizon, kpi, inputs, max_filled))]))
     loaded = LoadedModel.from_bundle(fitted.bundle)
-    return (score(loaded, later_frames, horizon, kpi), score(loaded, held_frames, horizon, kpi),
+    return (score(loaded, later_frames, horizon, kpi, inputs), score(loaded, held_frames, horizon, kpi, inputs),
             fitted.samples_train)
 
 
@@ -127,7 +136,14 @@ def spread(values: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="1 seed, 8 epochs, 10 s only: a smoke run")
+    parser.add_argument("--max-filled", type=int, default=settings.MAX_FILLED_WINDOWS,
+                        help="filled windows a training sample's lookback may hold (default MAX_FILLED_WINDOWS)")
+    parser.add_argument("--inputs", choices=["means", "stats"], default="means",
+                        help="stats: also each KPI's min, max and std per window (an experiment; not written)")
+    parser.add_argument("--architectures", default=",".join(ARCHITECTURES))
     args = parser.parse_args()
+    inputs = INPUTS + (STATS if args.inputs == "stats" else [])
+    architectures = args.architectures.split(",")
     torch.set_num_threads(1)
     source = EmbeddedSource([ROOT / "telemetry" / "data" / "uccmisl-5g"])
     windows = [10] if args.quick else [10, 60]
@@ -136,8 +152,9 @@ def main() -> None:
     for window in windows:
         for horizon in (1, 3):
             for kpi in KPIS:
-                for architecture in ARCHITECTURES:
-                    outcomes = [run(source, kpi, window, horizon, architecture, seed, args.quick)
+                for architecture in architectures:
+                    outcomes = [run(source, kpi, window, horizon, architecture, seed, args.quick, inputs,
+                                    args.max_filled)
                                 for seed in (seeds if spec(architecture).iterative else seeds[:1])]
                     later, held, n_train = [o[0] for o in outcomes], [o[1] for o in outcomes], outcomes[0][2]
                     row = dict(window=window, horizon=horizon, kpi=kpi, architecture=architecture, n_train=n_train,
@@ -151,7 +168,23 @@ def main() -> None:
                           f"{spread([o.skill_naive for o in held])}",
                           flush=True)
     print(f"{time.perf_counter() - began:.0f} s")
-    write_report(rows, quick=args.quick)
+    if args.inputs == "means" and architectures == ARCHITECTURES:  # experiments print only
+        write_report(rows, quick=args.quick, max_filled=args.max_filled)
+
+
+# What was tried, measured with this script's options (`--inputs stats`, `--max-filled 0`,
+# `--architectures`) and a scratch ensemble run; kept here so the report regenerates whole.
+NOTES = [
+    "## What was tried",
+    "",
+    "TODO",
+]
+
+
+def elected(group):
+    """What an election would serve: the architecture (naive ones included) with the lowest RMSE
+    on the training cells' later data, never chosen on held-out cells."""
+    return min(group, key=lambda r: statistics.fmean(o.rmse for o in r["later"]))
 
 
 def goals(rows) -> list[str]:
@@ -161,22 +194,21 @@ def goals(rows) -> list[str]:
             group = [r for r in rows if r["window"] == 10 and r["horizon"] == horizon and r["kpi"] == kpi]
             if not group:
                 continue
-            # The "best learned model" is chosen on the training cells' later data, never on held-out cells.
-            best = max(group, key=lambda r: statistics.fmean(o.skill_naive for o in r["later"]))
+            best = elected(group)
             naive_skill = statistics.fmean(o.skill_naive for o in best["held"])
-            lines.append(f"| no harm, 10 s h{horizon} {kpi} | {best['architecture']} (chosen on later data): "
-                         f"{naive_skill:+.1%} vs best naive on held-out cells | "
+            lines.append(f"| no harm, 10 s h{horizon} {kpi} | {best['architecture']} (elected on later data): "
+                         f"{naive_skill:+.1%} vs best naive on held-out cells (goal ≥ −2 %) | "
                          f"{'met' if naive_skill >= -0.02 else 'NOT met'} |")
             if kpi in ("sinr_mean", "cqi_mean", "rsrq_mean"):
                 held = statistics.fmean(o.skill_persistence for o in best["held"])
                 later = statistics.fmean(o.skill_persistence for o in best["later"])
-                verdict = "met" if held >= 0.05 and later >= 0.10 else "NOT met"
-                lines.append(f"| skill, 10 s h{horizon} {kpi} | held-out {held:+.1%} (goal ≥ +5 %), later data "
-                             f"{later:+.1%} (goal ≥ +10 %) | {verdict} |")
+                lines.append(f"| skill, 10 s h{horizon} {kpi} | {best['architecture']}: held-out {held:+.1%} vs "
+                             f"persistence (goal ≥ +10 %; later data {later:+.1%}) | "
+                             f"{'met' if held >= 0.10 else 'NOT met'} |")
     return lines
 
 
-def write_report(rows, *, quick: bool) -> None:
+def write_report(rows, *, quick: bool, max_filled: int) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -217,11 +249,15 @@ def write_report(rows, *, quick: bool) -> None:
         f"Inputs: {', '.join(INPUTS)}; lookback {LOOKBACK} windows; residual targets ({' and '.join(relative)} "
         "read their inputs relative to the last window); the horizon-h step is scored. "
         "Skill = 1 − RMSE / reference RMSE (positive: better than the reference); mean ± spread over 3 seeds "
-        f"({' and '.join(closed_form)} solved in closed form: one run). For the goals, the best architecture per "
-        "KPI and horizon is chosen on the later data of the training cells, then read on the held-out cells. "
+        f"({' and '.join(closed_form)} solved in closed form or not fitted at all: one run). Training samples may hold "
+        f"up to {max_filled} filled (interpolated) windows in their lookback (MAX_FILLED_WINDOWS); scored samples "
+        "hold measured windows only. For the goals, the elected forecaster per KPI and horizon is the architecture "
+        "(persistence and lookback_mean included, as in an election) with the lowest RMSE on the later data of the "
+        "training cells, then read on the held-out cells. "
         "Fitted, forecast and scored by the production code (`training.fitting`, `inference.predict`, "
         "`performance.scoring`'s naive forecasters, `performance.metrics`); a rerun gives the same file.", "",
         "## Goals", "", "| goal | measured | verdict |", "|---|---|---|", *goals(rows), "",
+        *NOTES, "",
         "## All results", "", *table, "", "![skill vs persistence](accuracy.png)", "",
     ]
     (docs / "accuracy.md").write_text("\n".join(report))
