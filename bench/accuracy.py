@@ -24,6 +24,7 @@ Held-out cells are fixed below and never looked at while choosing anything.
 from __future__ import annotations
 
 import argparse
+import pickle
 import statistics
 import sys
 import time
@@ -53,8 +54,15 @@ from training.sequences import SampleSet, build_samples, concat  # noqa: E402
 KPIS = ["rsrp_mean", "sinr_mean", "cqi_mean", "rsrq_mean", "dl_bitrate_mean"]
 INPUTS = ["rsrp_mean", "rsrq_mean", "sinr_mean", "cqi_mean", "dl_bitrate_mean"]
 HELD_OUT = [11112973, 70430210, 10809101, 87812611, 11115276]  # fixed before any result was seen
-ARCHITECTURES = ["ann", "lstm", "linear", "persistence", "lookback_mean"]
-STATS = [f"{kpi[:-5]}_{stat}" for kpi in INPUTS for stat in ("min", "max", "std")]  # --inputs stats
+# "<architecture>+stats": the same architecture also reading each KPI's min, max and std per window.
+ARCHITECTURES = ["ann", "lstm", "linear", "lstm+stats", "persistence", "lookback_mean"]
+STATS = [f"{kpi[:-5]}_{stat}" for kpi in INPUTS for stat in ("min", "max", "std")]
+
+
+def variant(name: str) -> tuple[str, list[str]]:
+    """The registry architecture and the input fields of a row name such as "lstm+stats"."""
+    architecture, _, extra = name.partition("+")
+    return architecture, INPUTS + (STATS if extra == "stats" else [])
 LOOKBACK = 12
 SHORT_NAMES = {"rsrp_mean": "rsrp", "sinr_mean": "sinr", "cqi_mean": "cqi", "rsrq_mean": "rsrq",
                "dl_bitrate_mean": "dl rate"}  # chart labels that fit under a bar
@@ -106,8 +114,8 @@ def score(loaded: LoadedModel, frames, horizon: int, output: str, inputs=INPUTS)
                    metrics.compute(truth, np.concatenate(mean))["rmse"], model["points"])
 
 
-def run(source, kpi: str, window: int, horizon: int, architecture: str, seed: int, quick: bool, inputs=INPUTS,
-        max_filled: int = 0):
+def run(source, kpi: str, window: int, horizon: int, name: str, seed: int, quick: bool, max_filled: int = 0):
+    architecture, inputs = variant(name)
     train_frames, later_frames, held_frames = [], [], []
     for cell in source.cells():
         frame = source.windows(cell_index=cell, window_seconds=window, start=0, end=source.now(), fields=inputs)
@@ -138,12 +146,16 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1 seed, 8 epochs, 10 s only: a smoke run")
     parser.add_argument("--max-filled", type=int, default=settings.MAX_FILLED_WINDOWS,
                         help="filled windows a training sample's lookback may hold (default MAX_FILLED_WINDOWS)")
-    parser.add_argument("--inputs", choices=["means", "stats"], default="means",
-                        help="stats: also each KPI's min, max and std per window (an experiment; not written)")
-    parser.add_argument("--architectures", default=",".join(ARCHITECTURES))
+    parser.add_argument("--architectures", default=",".join(ARCHITECTURES),
+                        help="rows to fit (an experiment with other rows prints, writes nothing)")
+    parser.add_argument("--save-rows", type=Path, help="also pickle the results here")
+    parser.add_argument("--from-rows", type=Path, help="write the report from pickled results, fitting nothing")
     args = parser.parse_args()
-    inputs = INPUTS + (STATS if args.inputs == "stats" else [])
     architectures = args.architectures.split(",")
+    if args.from_rows:
+        saved = pickle.loads(args.from_rows.read_bytes())
+        write_report(saved["rows"], quick=saved["quick"], max_filled=saved["max_filled"])
+        return
     torch.set_num_threads(1)
     source = EmbeddedSource([ROOT / "telemetry" / "data" / "uccmisl-5g"])
     windows = [10] if args.quick else [10, 60]
@@ -153,14 +165,13 @@ def main() -> None:
         for horizon in (1, 3):
             for kpi in KPIS:
                 for architecture in architectures:
-                    outcomes = [run(source, kpi, window, horizon, architecture, seed, args.quick, inputs,
-                                    args.max_filled)
-                                for seed in (seeds if spec(architecture).iterative else seeds[:1])]
+                    outcomes = [run(source, kpi, window, horizon, architecture, seed, args.quick, args.max_filled)
+                                for seed in (seeds if spec(variant(architecture)[0]).iterative else seeds[:1])]
                     later, held, n_train = [o[0] for o in outcomes], [o[1] for o in outcomes], outcomes[0][2]
                     row = dict(window=window, horizon=horizon, kpi=kpi, architecture=architecture, n_train=n_train,
                                later=later, held=held)
                     rows.append(row)
-                    print(f"{window:>3}s h{horizon} {kpi:<16} {architecture:<6} train {n_train:>6} | later "
+                    print(f"{window:>3}s h{horizon} {kpi:<16} {architecture:<13} train {n_train:>6} | later "
                           f"RMSE {statistics.fmean(o.rmse for o in later):8.3f} skill/persist "
                           f"{spread([o.skill_persistence for o in later])} | held-out RMSE "
                           f"{statistics.fmean(o.rmse for o in held):8.3f} skill/persist "
@@ -168,7 +179,9 @@ def main() -> None:
                           f"{spread([o.skill_naive for o in held])}",
                           flush=True)
     print(f"{time.perf_counter() - began:.0f} s")
-    if args.inputs == "means" and architectures == ARCHITECTURES:  # experiments print only
+    if args.save_rows:
+        args.save_rows.write_bytes(pickle.dumps({"rows": rows, "quick": args.quick, "max_filled": args.max_filled}))
+    if architectures == ARCHITECTURES:  # experiments print only
         write_report(rows, quick=args.quick, max_filled=args.max_filled)
 
 
@@ -238,15 +251,17 @@ def write_report(rows, *, quick: bool, max_filled: int) -> None:
         axis.set_title(f"10 s windows, horizon {horizon}: skill vs persistence on held-out cells (%)")
     fig.tight_layout()
     fig.savefig(docs / "accuracy.png", dpi=110)
-    relative = [a for a in ARCHITECTURES if spec(a).reads_relative_inputs("residual")]
-    closed_form = [a for a in ARCHITECTURES if not spec(a).iterative]
+    names = sorted({variant(a)[0] for a in ARCHITECTURES}, key=[variant(a)[0] for a in ARCHITECTURES].index)
+    relative = [a for a in names if spec(a).reads_relative_inputs("residual")]
+    closed_form = [a for a in names if not spec(a).iterative]
     report = [
         "# Forecast accuracy on the bundled real data", "",
         "Produced by `bench/accuracy.py`" + (" --quick (a smoke run: 1 seed, 8 epochs)" if quick else "") +
         ". Rerun: `~/.cache/cellwise/venv/bin/python bench/accuracy.py` (about 5 minutes on 2 cores).", "",
         f"Held-out cells (never trained on): {', '.join(map(str, HELD_OUT))}. Training cells: the other bundled "
         "cells, earlier 80 % for training (its last 20 % for early stopping), later 20 % for the 'later' columns. "
-        f"Inputs: {', '.join(INPUTS)}; lookback {LOOKBACK} windows; residual targets ({' and '.join(relative)} "
+        f"Inputs: {', '.join(INPUTS)} (`+stats` rows also read {', '.join(STATS)}); "
+        f"lookback {LOOKBACK} windows; residual targets ({' and '.join(relative)} "
         "read their inputs relative to the last window); the horizon-h step is scored. "
         "Skill = 1 − RMSE / reference RMSE (positive: better than the reference); mean ± spread over 3 seeds "
         f"({' and '.join(closed_form)} solved in closed form or not fitted at all: one run). Training samples may hold "
