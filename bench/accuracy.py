@@ -55,7 +55,7 @@ KPIS = ["rsrp_mean", "sinr_mean", "cqi_mean", "rsrq_mean", "dl_bitrate_mean"]
 INPUTS = ["rsrp_mean", "rsrq_mean", "sinr_mean", "cqi_mean", "dl_bitrate_mean"]
 HELD_OUT = [11112973, 70430210, 10809101, 87812611, 11115276]  # fixed before any result was seen
 # "<architecture>+stats": the same architecture also reading each KPI's min, max and std per window.
-ARCHITECTURES = ["ann", "lstm", "linear", "lstm+stats", "persistence", "lookback_mean"]
+ARCHITECTURES = ["ann", "lstm", "linear", "linear_lstm", "lstm+stats", "persistence", "lookback_mean"]
 STATS = [f"{kpi[:-5]}_{stat}" for kpi in INPUTS for stat in ("min", "max", "std")]
 
 

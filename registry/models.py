@@ -56,6 +56,7 @@ class Architecture(models.TextChoices):
     ANN = "ann", "ANN (MLP over the flattened lookback)"
     LSTM = "lstm", "LSTM (stacked, linear head)"
     LINEAR = "linear", "linear (closed-form ridge over the flattened lookback)"
+    LINEAR_LSTM = "linear_lstm", "linear + LSTM (the mean of a ridge and an LSTM forecast, fitted one after the other)"
     # Naive forecasters, registered like any model so an election can make one the field's best.
     PERSISTENCE = "persistence", "persistence (naive: the last value; nothing is fitted)"
     LOOKBACK_MEAN = "lookback_mean", "lookback mean (naive: the mean of the lookback; nothing is fitted)"

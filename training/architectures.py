@@ -16,12 +16,13 @@ from torch import nn
 from registry.models import Architecture
 from training.networks import (
     LinearForecaster,
+    LinearLSTMForecaster,
     LookbackMeanForecaster,
     LSTMForecaster,
     MLPForecaster,
     PersistenceForecaster,
 )
-from training.trainer import FitResult, fit, fit_nothing, fit_ridge
+from training.trainer import FitResult, fit, fit_linear_lstm, fit_nothing, fit_ridge
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,9 @@ ARCHITECTURES: dict[str, ArchitectureSpec] = {
     Architecture.LSTM: ArchitectureSpec(LSTMForecaster, fit, iterative=True, relative_inputs=True),
     # Ridge keeps the levels: it uses them well.
     Architecture.LINEAR: ArchitectureSpec(LinearForecaster, fit_ridge, iterative=False, relative_inputs=False),
+    # Relative inputs reach its LSTM only; its ridge keeps the levels.
+    Architecture.LINEAR_LSTM: ArchitectureSpec(LinearLSTMForecaster, fit_linear_lstm, iterative=True,
+                                               relative_inputs=True),
     # Registered like models so that elections count them and one can be served as the best.
     Architecture.PERSISTENCE: ArchitectureSpec(PersistenceForecaster, fit_nothing, iterative=False,
                                                relative_inputs=False, naive=True),

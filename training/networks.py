@@ -95,3 +95,19 @@ class LookbackMeanForecaster(nn.Module):
         series = x[:, :, self.output_index]
         change = series.mean(dim=1) - series[:, -1]
         return change[:, None, :].expand(-1, self.forecast, -1).contiguous()
+
+
+class LinearLSTMForecaster(nn.Module):
+    """`linear_lstm`: the mean of a ridge forecast (levels) and an LSTM forecast (relative
+    inputs with residual targets). Their errors differ enough that the mean beat each alone on
+    cells never trained on (bench/accuracy.py)."""
+
+    def __init__(self, *, lookback: int, n_inputs: int, forecast: int, n_outputs: int, hidden: int,
+                 relative_inputs: bool = False) -> None:
+        super().__init__()
+        shape = dict(lookback=lookback, n_inputs=n_inputs, forecast=forecast, n_outputs=n_outputs, hidden=hidden)
+        self.ridge = LinearForecaster(**shape)
+        self.lstm = LSTMForecaster(**shape, relative_inputs=relative_inputs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (self.ridge(x) + self.lstm(x)) / 2

@@ -126,3 +126,16 @@ def fit_nothing(
         result.stopped = "cancelled"
     result.seconds = time.perf_counter() - began
     return result
+
+
+def fit_linear_lstm(
+    network: nn.Module,
+    x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, **options,
+) -> FitResult:
+    """Ridge in closed form, then the LSTM alone as `fit` trains it; the result's losses are the
+    mean forecast's (its per-epoch history is the LSTM's)."""
+    fit_ridge(network.ridge, x_train, y_train, x_val, y_val)
+    result = fit(network.lstm, x_train, y_train, x_val, y_val, **options)
+    result.state_dict = copy.deepcopy(network.state_dict())
+    result.best_val_loss = _loss(network, torch.from_numpy(x_val), torch.from_numpy(y_val), 4096)
+    return result

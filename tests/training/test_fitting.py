@@ -67,7 +67,8 @@ def test_too_few_samples_is_not_enough_data():
 
 def test_every_registry_architecture_has_one_row():
     assert set(ARCHITECTURES) == set(Architecture.values)
-    assert {name for name, row in ARCHITECTURES.items() if row.reads_relative_inputs("residual")} == {"ann", "lstm"}
+    assert {name for name, row in ARCHITECTURES.items() if row.reads_relative_inputs("residual")} == {"ann", "lstm",
+                                                                                                "linear_lstm"}
     assert not any(row.reads_relative_inputs("level") for row in ARCHITECTURES.values())
 
 
