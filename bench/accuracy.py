@@ -55,7 +55,7 @@ KPIS = ["rsrp_mean", "sinr_mean", "cqi_mean", "rsrq_mean", "dl_bitrate_mean"]
 INPUTS = ["rsrp_mean", "rsrq_mean", "sinr_mean", "cqi_mean", "dl_bitrate_mean"]
 HELD_OUT = [11112973, 70430210, 10809101, 87812611, 11115276]  # fixed before any result was seen
 # "<architecture>+stats": the same architecture also reading each KPI's min, max and std per window.
-ARCHITECTURES = ["ann", "lstm", "linear", "linear_lstm", "lstm+stats", "persistence", "lookback_mean"]
+ARCHITECTURES = ["linear", "lstm", "linear_lstm", "lstm+stats", "persistence", "lookback_mean"]
 STATS = [f"{kpi[:-5]}_{stat}" for kpi in INPUTS for stat in ("min", "max", "std")]
 
 
@@ -148,21 +148,28 @@ def main() -> None:
                         help="filled windows a training sample's lookback may hold (default MAX_FILLED_WINDOWS)")
     parser.add_argument("--architectures", default=",".join(ARCHITECTURES),
                         help="rows to fit (an experiment with other rows prints, writes nothing)")
-    parser.add_argument("--save-rows", type=Path, help="also pickle the results here")
-    parser.add_argument("--from-rows", type=Path, help="write the report from pickled results, fitting nothing")
+    parser.add_argument("--seeds", type=int, default=1, help="seeds per iterative architecture")
+    parser.add_argument("--windows", default="10,60")
+    parser.add_argument("--horizons", default="1,3")
+    parser.add_argument("--save-rows", type=Path, help="also pickle the results here (parts run in parallel)")
+    parser.add_argument("--from-rows", type=Path, nargs="+",
+                        help="write the report from pickled parts, fitting nothing")
     args = parser.parse_args()
     architectures = args.architectures.split(",")
     if args.from_rows:
-        saved = pickle.loads(args.from_rows.read_bytes())
-        write_report(saved["rows"], quick=saved["quick"], max_filled=saved["max_filled"])
+        parts = [pickle.loads(path.read_bytes()) for path in args.from_rows]
+        rows = [r for part in parts for r in part["rows"]]
+        order = {(w, h): i for i, (w, h) in enumerate((w, h) for w in (10, 60) for h in (1, 3))}
+        rows.sort(key=lambda r: order[(r["window"], r["horizon"])])  # stable: KPI and row order kept
+        write_report(rows, quick=parts[0]["quick"], max_filled=parts[0]["max_filled"], seeds=parts[0]["seeds"])
         return
     torch.set_num_threads(1)
     source = EmbeddedSource([ROOT / "telemetry" / "data" / "uccmisl-5g"])
-    windows = [10] if args.quick else [10, 60]
-    seeds = [0] if args.quick else [0, 1, 2]
+    windows = [10] if args.quick else [int(w) for w in args.windows.split(",")]
+    seeds = [0] if args.quick else list(range(args.seeds))
     rows, began = [], time.perf_counter()
     for window in windows:
-        for horizon in (1, 3):
+        for horizon in [int(h) for h in args.horizons.split(",")]:
             for kpi in KPIS:
                 for architecture in architectures:
                     outcomes = [run(source, kpi, window, horizon, architecture, seed, args.quick, args.max_filled)
@@ -180,9 +187,10 @@ def main() -> None:
                           flush=True)
     print(f"{time.perf_counter() - began:.0f} s")
     if args.save_rows:
-        args.save_rows.write_bytes(pickle.dumps({"rows": rows, "quick": args.quick, "max_filled": args.max_filled}))
-    if architectures == ARCHITECTURES:  # experiments print only
-        write_report(rows, quick=args.quick, max_filled=args.max_filled)
+        args.save_rows.write_bytes(pickle.dumps({"rows": rows, "quick": args.quick, "max_filled": args.max_filled,
+                                                 "seeds": len(seeds)}))
+    elif architectures == ARCHITECTURES and len(windows) == 2:  # experiments and parts print only
+        write_report(rows, quick=args.quick, max_filled=args.max_filled, seeds=len(seeds))
 
 
 # What was tried, measured with this script's options (`--inputs stats`, `--max-filled 0`,
@@ -221,7 +229,7 @@ def goals(rows) -> list[str]:
     return lines
 
 
-def write_report(rows, *, quick: bool, max_filled: int) -> None:
+def write_report(rows, *, quick: bool, max_filled: int, seeds: int) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -263,7 +271,7 @@ def write_report(rows, *, quick: bool, max_filled: int) -> None:
         f"Inputs: {', '.join(INPUTS)} (`+stats` rows also read {', '.join(STATS)}); "
         f"lookback {LOOKBACK} windows; residual targets ({' and '.join(relative)} "
         "read their inputs relative to the last window); the horizon-h step is scored. "
-        "Skill = 1 − RMSE / reference RMSE (positive: better than the reference); mean ± spread over 3 seeds "
+        f"Skill = 1 − RMSE / reference RMSE (positive: better than the reference); mean ± spread over {seeds} seed(s) "
         f"({' and '.join(closed_form)} solved in closed form or not fitted at all: one run). Training samples may hold "
         f"up to {max_filled} filled (interpolated) windows in their lookback (MAX_FILLED_WINDOWS); scored samples "
         "hold measured windows only. For the goals, the elected forecaster per KPI and horizon is the architecture "
