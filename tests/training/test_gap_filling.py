@@ -56,3 +56,20 @@ def test_training_counts_filled_windows_in_the_data_summary(make_model, settings
     assert after["samples"] - before["samples"] == after["samples_with_filled"] > 0
     fitted = fit_model(FitConfig.of(model), data.samples)  # filled samples fit like any
     assert fitted.samples_train + fitted.samples_val == after["samples"]
+
+
+@pytest.mark.django_db
+def test_add_naive_registers_both_naive_forecasters_of_a_field_and_trains_them(settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from registry.models import ModelConfig, ModelVersion
+
+    out = StringIO()
+    call_command("add_naive", "sinr_mean", "--window", "10", "--lookback", "12", "--forecast", "3", "--here",
+                 stdout=out)
+    models = ModelConfig.objects.filter(architecture__in=["persistence", "lookback_mean"]).order_by("name")
+    assert [m.name for m in models] == ["sinr_mean-lookback-mean-10s-12x3", "sinr_mean-persistence-10s-12x3"]
+    assert all(m.is_naive and m.output_fields == ["sinr_mean"] for m in models)
+    assert ModelVersion.objects.filter(model__in=models).count() == 2 and out.getvalue().count("completed") == 2
