@@ -1,12 +1,13 @@
 """Forecast accuracy on the bundled real 5G data: learned models against naive forecasters.
 
-For each KPI, window (10 s, 60 s), horizon (1, 3) and architecture (ann, lstm, linear, and the
-naive persistence and lookback_mean, registered like models so that elections count them), with
-one seed (`--seeds N` for more): train on the earlier 80 % of every training cell (its last 20 % of that for early
-stopping), then score the horizon-h step on (a) the later 20 % of the training cells and (b)
-cells never used for training. Targets are residual (change from the last value), as in the
-app. Training samples may hold up to MAX_FILLED_WINDOWS filled windows in their lookback, as
-in a training job (`--max-filled` changes it); scoring uses measured windows only.
+For each KPI, window (10 s, 60 s), horizon (1, 3) and row of ARCHITECTURES (linear, lstm,
+linear_lstm, lstm+stats, and the naive persistence and lookback_mean, registered like models so
+that elections count them), with one seed (`--seeds N` for more): train on the earlier 80 % of
+every training cell (its last 20 % of that for early stopping), then score the horizon-h step
+on (a) the later 20 % of the training cells and (b) cells never used for training. Targets
+are residual (change from the last value), as in the app. Training samples may hold up to
+MAX_FILLED_WINDOWS filled windows in their lookback, as in a training job (`--max-filled`
+changes it); scoring uses measured windows only.
 Prints RMSE, MAE, sample counts and skill (1 − RMSE / reference RMSE) against
 persistence and against the better naive forecaster (persistence or the lookback mean), mean ±
 spread over seeds; writes docs/accuracy.md and docs/accuracy.png (a full run, or `--from-rows` on
