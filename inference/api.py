@@ -41,6 +41,9 @@ class InferenceOut(Schema):
     source: str
     input_start: datetime
     input_end: datetime
+    filled_windows: int = Field(description="missing windows of the lookback filled by interpolation "
+                                            "(at most MAX_FILLED_WINDOWS)")
+    naive: bool = Field(description="the forecaster is a naive one (persistence or the lookback mean)")
     predictions: list[Prediction]
 
 

@@ -2,7 +2,8 @@
 
 1. Resolve the model: the given id (it must forecast the field) or the field's elected best.
 2. Read the cell's latest `lookback` windows (ClickHouse when configured, else the Data
-   Storage API, else the bundled data); they must be contiguous and complete.
+   Storage API, else the bundled data); fill gaps of up to MAX_FILLED_WINDOWS windows in all
+   (`usable_tail`, the rule the readiness scan shares); the lookback must then be complete.
 3. Run the cached version and stamp each step with its window start and end.
 """
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
+from django.conf import settings
 
 from core.errors import Conflict, Invalid, NotFound
 from inference import cache
@@ -23,6 +25,8 @@ from telemetry import latest_cache
 from telemetry.batch import WindowBatch
 from telemetry.frame import WindowFrame
 from telemetry.sources import is_known_cell, latest_source
+from training.architectures import is_naive
+from training.sequences import fill_for_samples
 
 
 @dataclass
@@ -35,13 +39,16 @@ class Forecast:
     input_end: int
     source: str
     steps: list[dict] = field(default_factory=list)
+    filled_windows: int = 0
 
     def as_dict(self) -> dict:
         return {
             "model_id": self.entry.model_id, "model_name": self.entry.model_name, "version": self.entry.version,
             "architecture": self.entry.architecture, "cell_id": self.cell_id, "output_field": self.output_field,
             "window_duration_seconds": self.window_seconds, "source": self.source,
-            "input_start": _iso(self.input_start), "input_end": _iso(self.input_end), "predictions": self.steps,
+            "input_start": _iso(self.input_start), "input_end": _iso(self.input_end),
+            "filled_windows": self.filled_windows, "naive": is_naive(self.entry.architecture),
+            "predictions": self.steps,
         }
 
 
@@ -76,17 +83,55 @@ def _is_uuid(value) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class Tail:
+    """The latest windows that can feed a forecast, after filling short gaps."""
+
+    frame: WindowFrame  # filled; its last `complete` windows are the usable run
+    complete: int  # how many of the latest windows form one complete run (filled ones included)
+    filled: int  # filled windows among them
+    gap_windows: int  # missing windows of the gap that ended the run (0: a missing value or the data's start)
+
+    def lookback(self, count: int) -> WindowFrame:
+        return self.frame.tail(count)
+
+
+def usable_tail(frame: WindowFrame, inputs: list[str], outputs: list[str], *,
+                max_filled: int | None = None, limit: int | None = None) -> Tail:
+    """Fill gaps of up to `max_filled` windows (default MAX_FILLED_WINDOWS), then walk back
+    from the newest window while every input and output is present, no unfilled gap breaks the
+    run and at most `max_filled` windows are filled; stop after `limit` windows."""
+    max_filled = settings.MAX_FILLED_WINDOWS if max_filled is None else max_filled
+    filled_frame = fill_for_samples(frame, max_filled)
+    n = len(filled_frame)
+    if not n:
+        return Tail(filled_frame, 0, 0, 0)
+    ok = (np.isfinite(filled_frame.select(inputs).values).all(axis=1)
+          & np.isfinite(filled_frame.select(outputs).values).all(axis=1))
+    mask = filled_frame.filled_mask()
+    count = filled = gap = 0
+    for i in range(n - 1, -1, -1):  # at most `limit` (the lookback) steps
+        if not ok[i] or (mask[i] and filled >= max_filled) or (limit is not None and count >= limit):
+            break
+        count += 1
+        filled += int(mask[i])
+        if filled_frame.gap_before[i]:
+            if i:
+                gap = int((filled_frame.start[i] - filled_frame.end[i - 1]) // filled_frame.window_seconds)
+            break
+    return Tail(filled_frame, count, filled, gap)
+
+
 def complete_tail(frame: WindowFrame, inputs: list[str], outputs: list[str]) -> int:
-    """How many of the latest windows form one contiguous run with every input and output present."""
-    batch = WindowBatch(frame.window_seconds, frame.fields, np.array([frame.cell_index]),
-                        np.array([0, len(frame)]), frame.start, frame.end, frame.values, frame.sample_count,
-                        frame.gap_before)
-    return int(complete_tails(batch, inputs, outputs)[0])
+    """How many of the latest windows form one complete run after filling short gaps (the
+    readiness scan's rule: the same as a forecast's), at most as many as were read."""
+    return usable_tail(frame, inputs, outputs, limit=len(frame)).complete
 
 
 def complete_tails(batch: WindowBatch, inputs: list[str], outputs: list[str]) -> np.ndarray:
-    """`complete_tail` of every cell of a batch at once (aligned with `batch.cells`): the one rule
-    for "can this cell be forecast", shared by the forecast and the readiness scan."""
+    """`complete_tail` of every cell of a batch at once (aligned with `batch.cells`), for the
+    readiness scan. Vectorised without filling first: a cell whose every window read is complete
+    needs no filling, and only the others go through `usable_tail` (the one rule)."""
     fields = list(dict.fromkeys(inputs + outputs))
     ok = np.isfinite(batch.select(fields).values).all(axis=1)
     rows = np.arange(batch.window_count)
@@ -98,6 +143,10 @@ def complete_tails(batch: WindowBatch, inputs: list[str], outputs: list[str]) ->
     if present.any():
         last_barrier = np.maximum.reduceat(barrier, batch.offsets[:-1][present])
         tails[present] = batch.offsets[1:][present] - np.maximum(last_barrier, batch.offsets[:-1][present])
+    if settings.MAX_FILLED_WINDOWS > 0:
+        for i in np.flatnonzero(tails < counts):  # a break somewhere: filling may bridge it
+            frame = batch.frame(int(batch.cells[i]))
+            tails[i] = usable_tail(frame, inputs, outputs, limit=len(frame)).complete
     return tails
 
 
@@ -109,15 +158,21 @@ def forecast_cell(*, output_field: str, cell_id: int, model_id=None) -> Forecast
     fields = list(dict.fromkeys(bundle.input_fields + bundle.output_fields))
     frame = latest_cache.latest_windows(source, cell_index=cell_id, window_seconds=bundle.window_seconds,
                                         count=bundle.lookback, fields=fields)
-    found = complete_tail(frame, bundle.input_fields, bundle.output_fields)
+    tail = usable_tail(frame, bundle.input_fields, bundle.output_fields, limit=bundle.lookback)
+    found = tail.complete
     if found < bundle.lookback:
         if not is_known_cell(cell_id, source):  # only asked when the forecast cannot run
             raise NotFound(f"cell {cell_id} is unknown to {source.name} (GET /v1/inference/cells lists the cells)")
+        most = settings.MAX_FILLED_WINDOWS
+        why = (f"; before them {tail.gap_windows} windows are missing (at most {most} are filled)"
+               if tail.gap_windows else "")
         raise Invalid(
             f"cell {cell_id} has {found} complete contiguous windows of {bundle.window_seconds} s at the end of "
-            f"its data in {source.name}; {entry.model_name} needs {bundle.lookback}",
-            found=found, needed=bundle.lookback,
+            f"its data in {source.name}{why}; {entry.model_name} needs {bundle.lookback}",
+            found=found, needed=bundle.lookback, gap_windows=tail.gap_windows, max_filled_windows=most,
+            filled_windows=tail.filled,
         )
+    frame = tail.lookback(bundle.lookback)
     x = frame.select(bundle.input_fields).values[None, :, :]
     last = frame.select(bundle.output_fields).values[-1][None, :]
     values = entry.loaded.predict(x, last)[0]
@@ -131,4 +186,4 @@ def forecast_cell(*, output_field: str, cell_id: int, model_id=None) -> Forecast
     INFERENCE_SECONDS.labels(field=output_field).observe(time.perf_counter() - began)
     return Forecast(entry=entry, cell_id=cell_id, output_field=output_field,
                     window_seconds=bundle.window_seconds, input_start=int(frame.start[0]), input_end=int(frame.end[-1]),
-                    source=source.name, steps=steps)
+                    source=source.name, steps=steps, filled_windows=int(frame.filled_mask().sum()))

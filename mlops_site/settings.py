@@ -302,6 +302,9 @@ EVALUATION_MAX_CELLS = env.int("EVALUATION_MAX_CELLS", 50, min=1)
 TRAINING_HOLDOUT_CELLS = env.int_list("TRAINING_HOLDOUT_CELLS")
 EVALUATION_CELLS = env.int_list("EVALUATION_CELLS")
 EVALUATION_MAX_ORIGINS_PER_CELL = env.int("EVALUATION_MAX_ORIGINS_PER_CELL", 1000, min=1)
+# Gap filling (task "quality"): inference and training samples fill up to this many missing
+# windows inside one lookback (linear interpolation; targets are never filled). 0 turns it off.
+MAX_FILLED_WINDOWS = env.int("MAX_FILLED_WINDOWS", 2, min=0)
 INFERENCE_CACHE_SIZE = env.int("INFERENCE_CACHE_SIZE", 32, min=1)
 # Training on a bounded, representative set (issue 13): a job reads at most TRAINING_MAX_CELLS
 # cells (a stratified sample of a larger network) and keeps at most TRAINING_MAX_SAMPLES samples

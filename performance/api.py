@@ -64,6 +64,9 @@ class BestOut(Schema):
     field: str
     model_id: uuid.UUID
     model_name: str
+    architecture: str
+    naive: bool = Field(description="the best is a naive forecaster (persistence or the lookback mean): "
+                                    "no learned model of the field beats it yet")
     version: int
     metric: str
     score: float | None = Field(description="the elected version's latest score")
@@ -86,6 +89,7 @@ def best_out(best: FieldBest) -> dict:
     rule = degradation.of(best)
     return {
         "field": best.field, "model_id": best.model_id, "model_name": best.model.name,
+        "architecture": best.model.architecture, "naive": best.model.is_naive,
         "version": best.version.version, "metric": best.metric, "score": latest.score if latest else None,
         "baseline": best.baseline_score, "threshold": rule.threshold,
         "degradation_factor": rule.factor, "higher_is_better": rule.higher_is_better,

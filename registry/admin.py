@@ -179,10 +179,16 @@ class MlflowOutboxAdmin(ReadOnlyAdmin):
 class FieldBestAdmin(ReadOnlyAdmin):
     """Elections are made by evaluations or the set-best action, never edited by hand."""
 
-    list_display = ("field", "model", "version", "metric", "baseline_score", "elected_at", "elected_by")
-    list_filter = ("metric", "elected_by")
+    list_display = ("field", "model", "architecture", "version", "metric", "baseline_score", "elected_at",
+                    "elected_by")
+    list_filter = ("metric", "elected_by", "model__architecture")
     search_fields = ("field", "model__name")
     list_select_related = ("model", "version")
+
+    @admin.display(description="architecture")
+    def architecture(self, best: FieldBest) -> str:
+        # A naive best says so: no learned model of the field beats it yet.
+        return f"{best.model.architecture} (naive)" if best.model.is_naive else best.model.architecture
 
 
 def mlflow_run_link(run_id: str, experiment_id: str = ""):

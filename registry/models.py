@@ -47,6 +47,13 @@ class Architecture(models.TextChoices):
     ANN = "ann", "ANN (MLP over the flattened lookback)"
     LSTM = "lstm", "LSTM (stacked, linear head)"
     LINEAR = "linear", "linear (closed-form ridge over the flattened lookback)"
+    LINEAR_LSTM = "linear_lstm", "linear + LSTM (the mean of a ridge and an LSTM forecast, fitted one after the other)"
+    # Naive forecasters, registered like any model so an election can make one the field's best.
+    PERSISTENCE = "persistence", "persistence (naive: the last value; nothing is fitted)"
+    LOOKBACK_MEAN = "lookback_mean", "lookback mean (naive: the mean of the lookback; nothing is fitted)"
+
+
+NAIVE_ARCHITECTURES = (Architecture.PERSISTENCE, Architecture.LOOKBACK_MEAN)
 
 
 class TargetMode(models.TextChoices):
@@ -90,6 +97,11 @@ class ModelConfig(models.Model):
     def _field_names(self, role: str) -> list[str]:
         # Reads the prefetched rows when the selector prefetched them (no query per model).
         return [f.name for f in sorted(self.fields.all(), key=lambda f: f.position) if f.role == role]
+
+    @property
+    def is_naive(self) -> bool:
+        """Persistence or the lookback mean: a naive forecaster, not a learned model."""
+        return self.architecture in NAIVE_ARCHITECTURES
 
     @property
     def training_params(self) -> dict:

@@ -19,6 +19,7 @@ from registry.bounds import CONFIG, TRAINING
 from registry.models import (
     MAX_INPUT_FIELDS,
     MAX_OUTPUT_FIELDS,
+    NAIVE_ARCHITECTURES,
     NAME_PATTERN,
     Architecture,
     FieldBest,
@@ -106,6 +107,9 @@ def model_config_validate(
     if ModelConfig.objects.filter(name=name).exists():
         raise Conflict(f"a model named {name!r} already exists")
     _check_fields(input_fields, output_fields)
+    if architecture == Architecture.LOOKBACK_MEAN and not set(output_fields) <= set(input_fields):
+        raise Invalid("a lookback_mean model averages its outputs over the lookback: every output field "
+                      f"must also be an input (missing: {', '.join(sorted(set(output_fields) - set(input_fields)))})")
 
 
 @transaction.atomic
@@ -272,8 +276,11 @@ def field_best_set(*, field: str, model: ModelConfig, version: ModelVersion, met
         ))
         if previous is not None and previous.model_id != model.id:
             mirror_enqueue(operation=MlflowOutbox.Operation.DELETE_MODEL_TAGS, model_id=previous.model_id,
-                           payload={"keys": [f"best_for:{field}", f"baseline_score:{field}"]})
+                           payload={"keys": [f"best_for:{field}", f"baseline_score:{field}",
+                                                   f"best_is_naive:{field}"]})
         mirror_enqueue(operation=MlflowOutbox.Operation.SET_MODEL_TAGS, model_id=model.id, payload={"tags": {
             f"best_for:{field}": "true", f"baseline_score:{field}": repr(float(baseline_score)),
+            # A naive best says so: the field's learned models do not beat it yet.
+            f"best_is_naive:{field}": "true" if model.architecture in NAIVE_ARCHITECTURES else "false",
         }})
     return previous

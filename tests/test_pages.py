@@ -109,7 +109,7 @@ def test_forecast_page(user, field_with_best):
     browser = logged_in(user)
     page = browser.get("/forecast/", {"field": FIELD, "cell": 11016973}).content.decode()
     assert field_with_best.name in page and 'id="forecast-chart"' in page and "+2" in page
-    short = browser.get("/forecast/", {"field": FIELD, "cell": 10805003}).content.decode()
+    short = browser.get("/forecast/", {"field": FIELD, "cell": 11112972}).content.decode()
     assert "complete contiguous windows" in short
     partial = browser.get("/forecast/", {"field": FIELD, "cell": 11016973}, headers={"HX-Request": "true",
                                                                                    "HX-Target": "forecast-result"})
@@ -121,8 +121,9 @@ def test_forecast_page_lists_ready_cells_first(user, field_with_best):
     page = browser.get("/forecast/", {"field": FIELD}, headers={"HX-Request": "true", "HX-Target": "forecast-form"})
     text = page.content.decode()
     ready, rest = text.split('label="ready now', 1)[1].split('label="not enough recent data"', 1)
-    assert 'value="11016973"' in ready and 'value="10805003"' not in ready
-    assert re.search(r'value="10805003"[^>]*>10805003 \(5 of 6 windows\)', rest)
+    assert 'value="11016973"' in ready and 'value="11112972"' not in ready
+    assert 'value="10805003"' in ready  # 5 windows, one missing, then more: filled
+    assert re.search(r'value="11112972"[^>]*>11112972 \(2 of 6 windows\)', rest)
     assert f"{field_with_best.name} v1 needs 6 complete, contiguous latest windows" in text
     no_field = browser.get("/forecast/").content.decode()
     assert "Choose a field to see which cells are ready." in no_field and 'label="ready now' not in no_field

@@ -14,8 +14,15 @@ from dataclasses import dataclass
 from torch import nn
 
 from registry.models import Architecture
-from training.networks import LinearForecaster, LSTMForecaster, MLPForecaster
-from training.trainer import FitResult, fit, fit_ridge
+from training.networks import (
+    LinearForecaster,
+    LinearLSTMForecaster,
+    LookbackMeanForecaster,
+    LSTMForecaster,
+    MLPForecaster,
+    PersistenceForecaster,
+)
+from training.trainer import FitResult, fit, fit_linear_lstm, fit_nothing, fit_ridge
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,8 @@ class ArchitectureSpec:
     # With residual targets, reads each input step minus the latest one: changes carry over
     # between cells whose levels differ (see training/networks.py for the measured effect).
     relative_inputs: bool
+    # A naive forecaster: nothing fitted, identity scalers, always residual (see training.fitting).
+    naive: bool = False
 
     def epochs(self, configured: int) -> int:
         return configured if self.iterative else 1
@@ -41,6 +50,14 @@ ARCHITECTURES: dict[str, ArchitectureSpec] = {
     Architecture.LSTM: ArchitectureSpec(LSTMForecaster, fit, iterative=True, relative_inputs=True),
     # Ridge keeps the levels: it uses them well.
     Architecture.LINEAR: ArchitectureSpec(LinearForecaster, fit_ridge, iterative=False, relative_inputs=False),
+    # Relative inputs reach its LSTM only; its ridge keeps the levels.
+    Architecture.LINEAR_LSTM: ArchitectureSpec(LinearLSTMForecaster, fit_linear_lstm, iterative=True,
+                                               relative_inputs=True),
+    # Registered like models so that elections count them and one can be served as the best.
+    Architecture.PERSISTENCE: ArchitectureSpec(PersistenceForecaster, fit_nothing, iterative=False,
+                                               relative_inputs=False, naive=True),
+    Architecture.LOOKBACK_MEAN: ArchitectureSpec(LookbackMeanForecaster, fit_nothing, iterative=False,
+                                                 relative_inputs=False, naive=True),
 }
 if set(ARCHITECTURES) != set(Architecture.values):
     raise ImportError(f"training.architectures lacks a row for {sorted(set(Architecture.values) - set(ARCHITECTURES))}")
@@ -48,6 +65,10 @@ if set(ARCHITECTURES) != set(Architecture.values):
 
 def spec(architecture: str) -> ArchitectureSpec:
     return ARCHITECTURES[architecture]
+
+
+def is_naive(architecture: str) -> bool:
+    return spec(architecture).naive
 
 
 def uses_relative_inputs(architecture: str, target_mode: str) -> bool:

@@ -9,13 +9,17 @@ the test factories and `bench/accuracy.py` all call `fit_model`.
 4. Run the architecture's trainer (Adam with early stopping, or closed-form ridge); `on_epoch`
    sees every epoch and stops the fit by returning False.
 5. Pack the best weights, the scalers and the config into a `Bundle`.
+
+A naive architecture (persistence, lookback mean) goes the same way with nothing fitted: its
+scalers are the identity and its targets residual whatever the config says, so its network
+answers a change in KPI units.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import torch
@@ -79,23 +83,35 @@ class Fitted:
     mean_loss: float  # validation loss of always predicting the training mean (0 once scaled): the bar to clear
 
 
+def _identity(width: int) -> Scaler:
+    return Scaler(np.zeros(width, np.float32), np.ones(width, np.float32))
+
+
 def fit_model(config: FitConfig, samples: SampleSet, *,
               on_epoch: Callable[[int, float, float], bool] = lambda epoch, train, val: True) -> Fitted:
     train, val = time_split(samples, config.validation_fraction)
     if len(train) < 2 or len(val) < 1:
         raise NotEnoughData(f"only {len(samples)} samples for {config.name}; training needs at least 3")
-    feature_scaler = Scaler.fit(train.x)
-    target_scaler = Scaler.fit(targets(train, config.target_mode))
-    x_train, x_val = feature_scaler.transform(train.x), feature_scaler.transform(val.x)
-    y_train = target_scaler.transform(targets(train, config.target_mode))
-    y_val = target_scaler.transform(targets(val, config.target_mode))
-
     architecture = spec(config.architecture)
-    relative_inputs = architecture.reads_relative_inputs(config.target_mode)
+    target_mode = "residual" if architecture.naive else config.target_mode
+    if architecture.naive:
+        feature_scaler = _identity(len(config.input_fields))
+        target_scaler = _identity(len(config.output_fields))
+    else:
+        feature_scaler = Scaler.fit(train.x)
+        target_scaler = Scaler.fit(targets(train, target_mode))
+    x_train, x_val = feature_scaler.transform(train.x), feature_scaler.transform(val.x)
+    y_train = target_scaler.transform(targets(train, target_mode))
+    y_val = target_scaler.transform(targets(val, target_mode))
+
+    relative_inputs = architecture.reads_relative_inputs(target_mode)
     torch.manual_seed(config.seed)
     network = build_network(config.architecture, lookback=config.lookback, n_inputs=len(config.input_fields),
                             forecast=config.forecast, n_outputs=len(config.output_fields), hidden=config.hidden,
                             relative_inputs=relative_inputs)
+    if hasattr(network, "output_index"):  # lookback mean: which input column each output is
+        columns = [list(config.input_fields).index(f) for f in config.output_fields]
+        cast(torch.Tensor, network.output_index).copy_(torch.tensor(columns))
     result = architecture.trainer(
         network, x_train, y_train, x_val, y_val, epochs=config.epochs, batch_size=config.batch_size,
         learning_rate=config.learning_rate, patience=config.patience, seed=config.seed, on_epoch=on_epoch,
@@ -103,7 +119,7 @@ def fit_model(config: FitConfig, samples: SampleSet, *,
     bundle = Bundle(
         architecture=config.architecture, input_fields=list(config.input_fields),
         output_fields=list(config.output_fields), window_seconds=config.window_seconds, lookback=config.lookback,
-        forecast=config.forecast, hidden=config.hidden, target_mode=config.target_mode,
+        forecast=config.forecast, hidden=config.hidden, target_mode=target_mode,
         feature_scaler=feature_scaler, target_scaler=target_scaler, state_dict=result.state_dict,
         relative_inputs=relative_inputs,
     )

@@ -67,3 +67,49 @@ class LinearForecaster(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.linear(x.flatten(1)).view(-1, self.forecast, self.n_outputs)
+
+
+class PersistenceForecaster(nn.Module):
+    """`persistence`: no change from the last window (a zero residual); nothing to fit. Its
+    bundle's scalers are the identity, so it reads and answers KPI units."""
+
+    def __init__(self, *, lookback: int, n_inputs: int, forecast: int, n_outputs: int, hidden: int) -> None:
+        super().__init__()
+        self.forecast, self.n_outputs = forecast, n_outputs
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.new_zeros((len(x), self.forecast, self.n_outputs))
+
+
+class LookbackMeanForecaster(nn.Module):
+    """`lookback_mean`: every step is the output's mean over the lookback, as a change from the
+    last window (identity scalers). `output_index` (a buffer, saved in the bundle) says which
+    input column each output is."""
+
+    output_index: torch.Tensor
+
+    def __init__(self, *, lookback: int, n_inputs: int, forecast: int, n_outputs: int, hidden: int) -> None:
+        super().__init__()
+        self.forecast = forecast
+        self.register_buffer("output_index", torch.zeros(n_outputs, dtype=torch.long))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        series = x[:, :, self.output_index]
+        change = series.mean(dim=1) - series[:, -1]
+        return change[:, None, :].expand(-1, self.forecast, -1).contiguous()
+
+
+class LinearLSTMForecaster(nn.Module):
+    """`linear_lstm`: the mean of a ridge forecast (levels) and an LSTM forecast (relative
+    inputs with residual targets). Their errors differ enough that the mean beat each alone on
+    cells never trained on (bench/accuracy.py)."""
+
+    def __init__(self, *, lookback: int, n_inputs: int, forecast: int, n_outputs: int, hidden: int,
+                 relative_inputs: bool = False) -> None:
+        super().__init__()
+        shape = dict(lookback=lookback, n_inputs=n_inputs, forecast=forecast, n_outputs=n_outputs, hidden=hidden)
+        self.ridge = LinearForecaster(**shape)
+        self.lstm = LSTMForecaster(**shape, relative_inputs=relative_inputs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (self.ridge(x) + self.lstm(x)) / 2

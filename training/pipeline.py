@@ -4,7 +4,8 @@
    (`training.sampling`: a survey of the latest windows sorts cells into kinds).
 2. Read their windows over [now − lookback, now − evaluation span] (the span is held out, so
    every later score is on data the version never saw), a chunk of cells at a time in float32;
-   per chunk find each cell's valid samples (gap-aware), cap them (at most
+   per chunk fill each cell's gaps of up to MAX_FILLED_WINDOWS windows, find its valid samples
+   (gap-aware; a lookback may hold that many filled windows, counted in the summary), cap them (at most
    TRAINING_MAX_SAMPLES in all, the newest kept) and gather the kept ones into preallocated
    arrays; count cells with too little data. Each chunk records cells read of the total and
    reads the cancel flag.
@@ -39,7 +40,7 @@ from training import sampling, services, tracking
 from training.bundle import bundle_key, delete_bundle, save_bundle
 from training.fitting import FitConfig, NotEnoughData, fit_model
 from training.models import JobPhase, TrainingJob
-from training.sequences import SampleSet, valid_origins
+from training.sequences import SampleSet, fill_for_samples, valid_origins
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,8 @@ def fetch_samples(model: ModelConfig, *, lookback_seconds: int, job_id=None) -> 
     capacity = min(settings.TRAINING_MAX_SAMPLES,
                    max(3, sampling.SAMPLE_MEMORY_BYTES // sampling.SampleBuffer.bytes_per_sample(**shape)))
     buffer = sampling.SampleBuffer(capacity, **shape)
-    windows = longest = used = candidates = dropped_nan = runs = 0
+    windows = longest = used = candidates = dropped_nan = runs = windows_filled = samples_with_filled = 0
+    max_filled = settings.MAX_FILLED_WINDOWS
     newest = None
     fetched = progress(JobPhase.FETCH)
     fetched(0, len(plan.cells))
@@ -96,8 +98,10 @@ def fetch_samples(model: ModelConfig, *, lookback_seconds: int, job_id=None) -> 
     done = 0
     for batch in chunks:
         frames = list(batch.frames())  # views of the chunk's arrays
-        found = [valid_origins(f, inputs=inputs, outputs=outputs, lookback=lookback, forecast=forecast)
-                 for f in frames]
+        if max_filled:
+            frames = [fill_for_samples(f, max_filled) for f in frames]
+        found = [valid_origins(f, inputs=inputs, outputs=outputs, lookback=lookback, forecast=forecast,
+                               max_filled=max_filled) for f in frames]
         counts = np.array([len(o.origins) for o in found], np.int64)
         # This chunk's share of the budget left (step 5 of training.sampling).
         share = buffer.left * len(frames) // max(1, len(plan.cells) - done)
@@ -106,6 +110,7 @@ def fetch_samples(model: ModelConfig, *, lookback_seconds: int, job_id=None) -> 
             windows += len(frame)
             dropped_nan += origins.dropped_nan
             runs += origins.segments
+            windows_filled += origins.filled_windows
             if len(frame):
                 edges = np.flatnonzero(frame.gap_before)
                 longest = max(longest, int(np.diff(np.append(edges, len(frame))).max()))
@@ -115,6 +120,8 @@ def fetch_samples(model: ModelConfig, *, lookback_seconds: int, job_id=None) -> 
                 newest = max(newest or 0, int(frame.end[origins.origins[-1] + lookback - 1]))
                 keep = sampling.newest_first(origins.origins, int(quota))
                 buffer.add(frame, keep, inputs=inputs, outputs=outputs, lookback=lookback, forecast=forecast)
+                if origins.filled_lookbacks is not None:
+                    samples_with_filled += int(origins.filled_lookbacks[np.isin(origins.origins, keep)].sum())
         done += len(frames)
         del batch, frames, found  # hold one chunk at a time
         fetched(done, len(plan.cells))
@@ -133,6 +140,8 @@ def fetch_samples(model: ModelConfig, *, lookback_seconds: int, job_id=None) -> 
         "cells_read": len(plan.cells), "cells_used": used, "cells_skipped": len(plan.cells) - used,
         "cells_held_out": len(holdout), "windows": windows, "runs": runs,
         "samples": len(samples), "samples_dropped_nan": dropped_nan,
+        "max_filled_windows": max_filled, "windows_filled": windows_filled,
+        "samples_with_filled": samples_with_filled,
         "sampling": {
             "cells": plan.summary(), "max_cells": settings.TRAINING_MAX_CELLS,
             "max_samples": settings.TRAINING_MAX_SAMPLES, "sample_capacity": capacity,

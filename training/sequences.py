@@ -2,7 +2,9 @@
 
 A sample is windows i … i+lookback+forecast-1 of one frame; it exists only when those windows
 are contiguous (no gap inside) and hold no NaN in the inputs, the targets or the last observed
-outputs. No Python loop runs per sample: valid origins come from the gap marks' running
+outputs. With `max_filled`, a sample's lookback may hold up to that many windows inserted by
+`WindowFrame.fill_gaps` (its targets never: scores and losses stay on measured values). No
+Python loop runs per sample: valid origins come from the gap marks' running
 segment id, and the samples are gathered with one fancy index.
 """
 
@@ -26,6 +28,8 @@ class SampleSet:
     index: np.ndarray  # int64 (n,): each sample's first window in its own frame (its cell's)
     dropped_nan: int = 0  # candidate samples dropped for a NaN
     segments: int = 0  # contiguous runs seen
+    filled_samples: int = 0  # samples whose lookback holds a filled window
+    filled_windows: int = 0  # filled windows inserted in the frames the samples came from
 
     def __len__(self) -> int:
         return len(self.x)
@@ -55,12 +59,21 @@ class Scaler:
         return values * self.std + self.mean
 
 
+def fill_for_samples(frame: WindowFrame, max_filled: int) -> WindowFrame:
+    """The frame with its short gaps filled: the one rule inference and training share."""
+    return frame.fill_gaps(max_filled)
+
+
 def build_samples(frame: WindowFrame, *, inputs: Sequence[str], outputs: Sequence[str],
-                  lookback: int, forecast: int) -> SampleSet:
-    """All valid samples of one cell's frame, in time order."""
-    found = valid_origins(frame, inputs=inputs, outputs=outputs, lookback=lookback, forecast=forecast)
+                  lookback: int, forecast: int, max_filled: int = 0) -> SampleSet:
+    """All valid samples of one cell's frame, in time order. With `max_filled` > 0 the frame's
+    gaps of up to that many windows are filled first and a lookback may hold that many."""
+    if max_filled > 0:
+        frame = fill_for_samples(frame, max_filled)
+    found = valid_origins(frame, inputs=inputs, outputs=outputs, lookback=lookback, forecast=forecast,
+                          max_filled=max_filled)
     return gather(frame, found.origins, inputs=inputs, outputs=outputs, lookback=lookback, forecast=forecast,
-                  dropped_nan=found.dropped_nan, segments=found.segments)
+                  found=found)
 
 
 @dataclass
@@ -68,12 +81,16 @@ class Origins:
     origins: np.ndarray  # int64: first window (in the frame) of every valid sample, ascending
     dropped_nan: int
     segments: int
+    filled_windows: int = 0  # filled windows in the frame
+    filled_lookbacks: np.ndarray | None = None  # bool per origin: its lookback holds a filled window
 
 
 def valid_origins(frame: WindowFrame, *, inputs: Sequence[str], outputs: Sequence[str],
-                  lookback: int, forecast: int) -> Origins:
+                  lookback: int, forecast: int, max_filled: int = 0) -> Origins:
     """Where the valid samples of a frame start, without building them: index arrays only, so a
-    caller that keeps a few of a cell's samples (training's cap) gathers just those."""
+    caller that keeps a few of a cell's samples (training's cap) gathers just those. A frame
+    filled by `fill_for_samples` may hold up to `max_filled` filled windows per lookback, none in
+    the targets."""
     width = lookback + forecast
     n = len(frame)
     segment = np.cumsum(frame.gap_before)
@@ -89,14 +106,28 @@ def valid_origins(frame: WindowFrame, *, inputs: Sequence[str], outputs: Sequenc
     y_nan = np.concatenate(([0], np.cumsum(y_row_nan)))
     bad = ((x_nan[origins + lookback] > x_nan[origins]) | (y_nan[origins + width] > y_nan[origins + lookback])
            | y_row_nan[origins + lookback - 1])
-    return Origins(origins[~bad].astype(np.int64), int(bad.sum()), segments)
+    dropped_nan = int(bad.sum())
+    filled = frame.filled_mask()
+    filled_rows = int(filled.sum())
+    if not filled_rows:
+        return Origins(origins[~bad].astype(np.int64), dropped_nan, segments)
+    f_count = np.concatenate(([0], np.cumsum(filled)))
+    bad |= (f_count[origins + lookback] - f_count[origins] > max_filled) | (
+        f_count[origins + width] > f_count[origins + lookback])  # a filled target
+    keep = origins[~bad].astype(np.int64)
+    return Origins(keep, dropped_nan, segments, filled_rows, f_count[keep + lookback] > f_count[keep])
 
 
 def gather(frame: WindowFrame, keep: np.ndarray, *, inputs: Sequence[str], outputs: Sequence[str],
-           lookback: int, forecast: int, dropped_nan: int = 0, segments: int = 0) -> SampleSet:
-    """The samples of `frame` starting at the `keep` origins (from `valid_origins`)."""
+           lookback: int, forecast: int, found: Origins | None = None) -> SampleSet:
+    """The samples of `frame` starting at the `keep` origins (from `valid_origins`, whose counts
+    `found` carries into the set)."""
+    counts = {"dropped_nan": found.dropped_nan, "segments": found.segments} if found else {}
     if not len(keep):
-        return _empty(lookback, forecast, len(inputs), len(outputs), dropped_nan=dropped_nan, segments=segments)
+        return _empty(lookback, forecast, len(inputs), len(outputs), **counts)
+    if found is not None and found.filled_lookbacks is not None:
+        counts |= {"filled_windows": found.filled_windows,
+                   "filled_samples": int(found.filled_lookbacks[np.isin(found.origins, keep)].sum())}
     width = lookback + forecast
     x_values = frame.values[:, [frame.fields.index(f) for f in inputs]].astype(np.float32)
     y_values = frame.values[:, [frame.fields.index(f) for f in outputs]].astype(np.float32)
@@ -105,8 +136,7 @@ def gather(frame: WindowFrame, keep: np.ndarray, *, inputs: Sequence[str], outpu
         x=np.take(x_values, keep[:, None] + steps[:lookback], axis=0),
         y=np.take(y_values, keep[:, None] + steps[lookback:], axis=0),
         last=y_values[keep + lookback - 1], origin=frame.end[keep + lookback - 1],
-        cell=np.full(len(keep), frame.cell_index, np.int64), index=keep, dropped_nan=dropped_nan,
-        segments=segments,
+        cell=np.full(len(keep), frame.cell_index, np.int64), index=keep, **counts,
     )
 
 
@@ -119,6 +149,8 @@ def concat(sets: Iterable[SampleSet]) -> SampleSet:
     )
     joined.dropped_nan = sum(s.dropped_nan for s in sets)
     joined.segments = sum(s.segments for s in sets)
+    joined.filled_samples = sum(s.filled_samples for s in sets)
+    joined.filled_windows = sum(s.filled_windows for s in sets)
     return joined
 
 

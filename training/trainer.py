@@ -12,6 +12,7 @@ import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import torch
@@ -110,4 +111,35 @@ def fit_ridge(
     if not on_epoch(1, train_loss, val_loss):
         result.stopped = "cancelled"
     result.seconds = time.perf_counter() - began
+    return result
+
+
+def fit_nothing(
+    network: nn.Module,
+    x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
+    *, on_epoch: Callable[[int, float, float], bool] = lambda e, t, v: True, **_: object,
+) -> FitResult:
+    """A naive forecaster's "fit": nothing to learn; one "epoch" records its losses, so a job
+    completes at once through the same path (bundle, version, MLflow run) as any model."""
+    began = time.perf_counter()
+    train_loss = _loss(network, torch.from_numpy(x_train), torch.from_numpy(y_train), 4096)
+    val_loss = _loss(network, torch.from_numpy(x_val), torch.from_numpy(y_val), 4096)
+    result = FitResult(copy.deepcopy(network.state_dict()), 1, val_loss,
+                       history=[{"epoch": 1, "train_loss": train_loss, "val_loss": val_loss}])
+    if not on_epoch(1, train_loss, val_loss):
+        result.stopped = "cancelled"
+    result.seconds = time.perf_counter() - began
+    return result
+
+
+def fit_linear_lstm(
+    network: nn.Module,
+    x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, **options,
+) -> FitResult:
+    """Ridge in closed form, then the LSTM alone as `fit` trains it; the result's losses are the
+    mean forecast's (its per-epoch history is the LSTM's)."""
+    fit_ridge(cast(nn.Module, network.ridge), x_train, y_train, x_val, y_val)
+    result = fit(cast(nn.Module, network.lstm), x_train, y_train, x_val, y_val, **options)
+    result.state_dict = copy.deepcopy(network.state_dict())
+    result.best_val_loss = _loss(network, torch.from_numpy(x_val), torch.from_numpy(y_val), 4096)
     return result

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import uuid
+from datetime import datetime
 
 import pytest
 from django.core.cache import cache as django_cache
@@ -16,7 +17,8 @@ from tests.factories import known_version
 pytestmark = pytest.mark.django_db
 FIELD = "sinr_mean"
 READY_CELL = 11016973  # its last 12 windows of 10 s are contiguous and complete
-SHORT_CELL = 10805003  # only 5 complete windows at the end of its data
+SHORT_CELL = 11119115  # 7 complete windows at the end of its data, 4 missing before them
+HOLE_CELL = 10805003  # its latest 12 windows but one: 5, one missing window, then 6 more
 
 
 @pytest.fixture
@@ -80,7 +82,9 @@ def test_error_codes(api, model, make_model, settings):
     assert api.post("/inference", {**body, "model_id": str(untrained.id)}).status_code == 409
     short = api.post("/inference", {**body, "cell_id": SHORT_CELL, "model_id": str(model.id)})
     assert short.status_code == 422
-    assert short.json()["found"] == 5 and short.json()["needed"] == 12 and "5 complete" in short.json()["detail"]
+    assert short.json()["found"] == 7 and short.json()["needed"] == 12 and "7 complete" in short.json()["detail"]
+    assert short.json()["gap_windows"] == 4 and short.json()["max_filled_windows"] == 2
+    assert "before them 4 windows are missing (at most 2 are filled)" in short.json()["detail"]
     unknown_cell = api.post("/inference", {**body, "cell_id": 1, "model_id": str(model.id)})
     assert unknown_cell.status_code == 404 and "cell 1 is unknown" in unknown_cell.json()["detail"]
     assert api.post("/inference", {"cell_id": READY_CELL}).status_code == 422  # no field
@@ -91,6 +95,28 @@ def test_error_codes(api, model, make_model, settings):
     settings.REQUEST_RETRIES = 0
     down = api.post("/inference", {**body, "model_id": str(model.id)})
     assert down.status_code == 503 and down.json()["dependency"] == "Data Storage API"
+
+
+def test_a_one_window_hole_is_filled_and_said_so(api, model, settings):
+    body = {"output_field": FIELD, "cell_id": HOLE_CELL, "model_id": str(model.id)}
+    response = api.post("/inference", body)
+    assert response.status_code == 200, response.content
+    forecast = response.json()
+    assert forecast["filled_windows"] == 1 and forecast["naive"] is False
+    latest = latest_source().latest_windows(cell_index=HOLE_CELL, window_seconds=10, count=12, fields=[FIELD])
+    assert int(latest.gap_before[1:].sum()) == 1  # the hole is in the data, not made up here
+    # The lookback spans 12 windows of 10 s: 11 measured and the filled one.
+    span = datetime.fromisoformat(forecast["input_end"]) - datetime.fromisoformat(forecast["input_start"])
+    assert span.total_seconds() == 120
+    assert forecast["predictions"][0]["values"][FIELD] == pytest.approx(float(latest.column(FIELD)[-1]) + 0.5,
+                                                                      abs=1e-4)
+    complete = api.post("/inference", {**body, "cell_id": READY_CELL}).json()
+    assert complete["filled_windows"] == 0
+
+    settings.MAX_FILLED_WINDOWS = 0  # filling off: the hole is a 422 with its numbers again
+    refused = api.post("/inference", body)
+    assert refused.status_code == 422
+    assert refused.json()["found"] == 5 and refused.json()["gap_windows"] == 1, refused.json()
 
 
 def test_inferences_are_counted(api, model):
@@ -110,8 +136,9 @@ def test_ready_cells_are_exactly_the_cells_a_forecast_accepts(api, model):
     assert body["model_id"] == str(model.id) and body["lookback_steps"] == 12
     assert body["total_cells"] == body["scanned_cells"] == len(latest_source().cells()) == len(body["cells"])
     by_cell = {c["cell_id"]: c for c in body["cells"]}
-    assert by_cell[READY_CELL]["ready"] and by_cell[SHORT_CELL] == {"cell_id": SHORT_CELL, "complete_windows": 5,
+    assert by_cell[READY_CELL]["ready"] and by_cell[SHORT_CELL] == {"cell_id": SHORT_CELL, "complete_windows": 7,
                                                                    "checked": True, "ready": False}
+    assert by_cell[HOLE_CELL] == {"cell_id": HOLE_CELL, "complete_windows": 12, "checked": True, "ready": True}
     ready = [c["ready"] for c in body["cells"]]
     assert ready == sorted(ready, reverse=True) and body["ready_cells"] == [c["cell_id"] for c in body["cells"]
                                                                            if c["ready"]]

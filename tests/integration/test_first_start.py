@@ -11,6 +11,7 @@ import time
 import pytest
 from django.utils import timezone
 
+from mlops_site.management.commands.bootstrap import DEMO_MODELS
 from performance.models import FieldEvent, ScoreRecord
 from tests.integration.redis_server import RedisServer
 from tests.integration.workers import ROOT, Worker, wait_for, worker_env
@@ -75,7 +76,7 @@ def test_a_worker_started_after_bootstrap_does_not_queue_the_demo_jobs_again(tra
     subprocess.run([sys.executable, "manage.py", "bootstrap", "--demo"], cwd=ROOT, env=env, check=True,
                    capture_output=True, timeout=120)
     demo = sorted(str(job_id) for job_id in TrainingJob.objects.values_list("id", flat=True))
-    assert len(demo) == 3 and orm_training_tasks() == demo
+    assert len(demo) == len(DEMO_MODELS) and orm_training_tasks() == demo
 
     worker = workers("first-start", **own)
     wait_for(lambda: "schedule:" in worker.log(), timeout=60, message=f"start-up; log:\n{worker.log()[-2000:]}")

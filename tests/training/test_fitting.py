@@ -30,7 +30,7 @@ def config(architecture: str, **overrides) -> FitConfig:
     return FitConfig(**{**spec_, **overrides})
 
 
-@pytest.mark.parametrize("architecture", ["ann", "lstm"])
+@pytest.mark.parametrize("architecture", ["ann", "lstm", "linear_lstm"])
 def test_a_fit_depends_on_its_seed_not_on_what_ran_before(architecture):
     """A worker runs many jobs in one process: the initial weights must come from the model's seed."""
     data = samples()
@@ -60,6 +60,32 @@ def test_closed_form_architectures_run_one_epoch_whatever_is_configured():
     assert spec("linear").epochs(50) == 1 and spec("ann").epochs(50) == 50
 
 
+def test_linear_lstm_forecasts_the_mean_of_its_ridge_and_its_lstm():
+    data = samples()
+    fitted = fit_model(config("linear_lstm"), data)
+    network = fitted.network.eval()
+    assert fitted.bundle.relative_inputs and len(fitted.result.history) >= 1
+    x = torch.from_numpy(fitted.bundle.feature_scaler.transform(data.x[:7]))
+    with torch.no_grad():
+        torch.testing.assert_close(network(x), (network.ridge(x) + network.lstm(x)) / 2)
+        ridge = fit_model(config("linear"), data).network.eval()
+        torch.testing.assert_close(network.ridge(x), ridge(x))  # the same closed-form fit as `linear`
+    loaded = LoadedModel.from_bundle(fitted.bundle)
+    np.testing.assert_allclose(loaded.predict(data.x[:7], data.last[:7]),
+                               fitted.bundle.target_scaler.inverse(network(x).detach().numpy()) + data.last[:7, None],
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_naive_architectures_fit_nothing_and_forecast_persistence_and_the_lookback_mean():
+    data = samples()
+    for architecture in ("persistence", "lookback_mean"):
+        fitted = fit_model(config(architecture, epochs=50, target_mode="level"), data)
+        assert len(fitted.result.history) == 1 and fitted.bundle.target_mode == "residual"
+        forecast = LoadedModel.from_bundle(fitted.bundle).predict(data.x, data.last)
+        expected = data.last if architecture == "persistence" else data.x[:, :, 0].mean(axis=1, keepdims=True)
+        np.testing.assert_allclose(forecast, np.repeat(expected[:, None, :], 2, axis=1), rtol=1e-5, atol=1e-5)
+
+
 def test_too_few_samples_is_not_enough_data():
     with pytest.raises(NotEnoughData, match="only 2 samples for fit-test"):
         fit_model(config("ann"), samples().take(np.arange(2)))
@@ -67,7 +93,8 @@ def test_too_few_samples_is_not_enough_data():
 
 def test_every_registry_architecture_has_one_row():
     assert set(ARCHITECTURES) == set(Architecture.values)
-    assert {name for name, row in ARCHITECTURES.items() if row.reads_relative_inputs("residual")} == {"ann", "lstm"}
+    assert {name for name, row in ARCHITECTURES.items() if row.reads_relative_inputs("residual")} == {"ann", "lstm",
+                                                                                                "linear_lstm"}
     assert not any(row.reads_relative_inputs("level") for row in ARCHITECTURES.values())
 
 

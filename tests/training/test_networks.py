@@ -15,7 +15,7 @@ from training.sequences import Scaler
 SHAPE = dict(lookback=6, n_inputs=3, forecast=2, n_outputs=2, hidden=8)
 
 
-@pytest.mark.parametrize("architecture", ["ann", "lstm", "linear"])
+@pytest.mark.parametrize("architecture", ["ann", "lstm", "linear", "linear_lstm", "persistence", "lookback_mean"])
 def test_every_architecture_forecasts_every_step_and_output(architecture):
     out = build_network(architecture, **SHAPE)(torch.randn(5, 6, 3))
     assert out.shape == (5, 2, 2)
