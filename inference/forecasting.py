@@ -3,7 +3,8 @@
 1. Resolve the model: the given id (it must forecast the field) or the field's elected best.
 2. Read the cell's latest `lookback` windows (ClickHouse when configured, else the Data
    Storage API, else the bundled data); they must be contiguous and complete.
-3. Run the cached version and stamp each step with its window start and end.
+3. Run the cached version and stamp each step with its window start and end, and with its
+   prediction interval at the coverage asked for (`inference.intervals`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from core.errors import Conflict, Invalid, NotFound
-from inference import cache
+from inference import cache, intervals
 from inference.instruments import INFERENCE_SECONDS, INFERENCES
 from registry import selectors as registry_selectors
 from telemetry.frame import WindowFrame
@@ -33,13 +34,15 @@ class Forecast:
     input_end: int
     source: str
     steps: list[dict] = field(default_factory=list)
+    coverage: float | None = None  # of every step's lower/upper; None: the version has no intervals
 
     def as_dict(self) -> dict:
         return {
             "model_id": self.entry.model_id, "model_name": self.entry.model_name, "version": self.entry.version,
             "architecture": self.entry.architecture, "cell_id": self.cell_id, "output_field": self.output_field,
             "window_duration_seconds": self.window_seconds, "source": self.source,
-            "input_start": _iso(self.input_start), "input_end": _iso(self.input_end), "predictions": self.steps,
+            "input_start": _iso(self.input_start), "input_end": _iso(self.input_end), "coverage": self.coverage,
+            "predictions": self.steps,
         }
 
 
@@ -89,8 +92,9 @@ def complete_tail(frame: WindowFrame, inputs: list[str], outputs: list[str]) -> 
     return count
 
 
-def forecast_cell(*, output_field: str, cell_id: int, model_id=None) -> Forecast:
+def forecast_cell(*, output_field: str, cell_id: int, model_id=None, coverage: float | None = None) -> Forecast:
     began = time.perf_counter()
+    coverage = intervals.resolve_coverage(coverage)  # a bad value fails before any I/O
     entry = resolve(output_field, model_id)
     bundle = entry.loaded.bundle
     source = latest_source()
@@ -109,14 +113,24 @@ def forecast_cell(*, output_field: str, cell_id: int, model_id=None) -> Forecast
     x = frame.select(bundle.input_fields).values[None, :, :]
     last = frame.select(bundle.output_fields).values[-1][None, :]
     values = entry.loaded.predict(x, last)[0]
+    band = intervals.bounds(bundle, values, coverage)
     step_start = int(frame.end[-1])
     steps = []
     for k in range(bundle.forecast):
         start = step_start + k * bundle.window_seconds
         steps.append({"step": k + 1, "window_start": _iso(start), "window_end": _iso(start + bundle.window_seconds),
-                      "values": {f: float(values[k, j]) for j, f in enumerate(bundle.output_fields)}})
+                      "values": {f: float(values[k, j]) for j, f in enumerate(bundle.output_fields)},
+                      **_band(band, k, bundle.output_fields)})
     INFERENCES.labels(model=str(entry.model_id), field=output_field).inc()
     INFERENCE_SECONDS.labels(field=output_field).observe(time.perf_counter() - began)
     return Forecast(entry=entry, cell_id=cell_id, output_field=output_field,
                     window_seconds=bundle.window_seconds, input_start=int(frame.start[0]), input_end=int(frame.end[-1]),
-                    source=source.name, steps=steps)
+                    source=source.name, steps=steps, coverage=coverage if band is not None else None)
+
+
+def _band(band: tuple[np.ndarray, np.ndarray] | None, k: int, outputs: list[str]) -> dict:
+    if band is None:
+        return {"lower": None, "upper": None}
+    lower, upper = band
+    return {"lower": {f: float(lower[k, j]) for j, f in enumerate(outputs)},
+            "upper": {f: float(upper[k, j]) for j, f in enumerate(outputs)}}

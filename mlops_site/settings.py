@@ -298,6 +298,10 @@ EVALUATION_CELLS = env.int_list("EVALUATION_CELLS")
 EVALUATION_MAX_ORIGINS_PER_CELL = env.int("EVALUATION_MAX_ORIGINS_PER_CELL", 1000, min=1)
 INFERENCE_CACHE_SIZE = env.int("INFERENCE_CACHE_SIZE", 32, min=1)
 
+# Prediction intervals (training/conformal.py): the coverage a forecast's lower/upper bounds
+# aim at unless the request names one, and the nominal coverage evaluations measure.
+INTERVAL_COVERAGE = env.float("INTERVAL_COVERAGE", 0.9, min=0.01, max=0.99)
+
 # --- Web processes (gunicorn: mlops_site/gunicorn_conf.py) ------------------------------------------
 WEB_WORKERS = env.int("WEB_WORKERS", 2, min=1)
 WEB_THREADS = env.int("WEB_THREADS", 16, min=1)

@@ -8,6 +8,8 @@
 3. The model and three naive forecasters on the same samples: persistence (the last value),
    the lookback mean, and seasonal naive (the same window one day earlier, where the data has
    it; scored on that subset, whose size is reported).
+4. Prediction intervals at INTERVAL_COVERAGE: the empirical coverage and mean width of the
+   model's interval and of the naive forecasters' (all calibrated at training) on the same samples.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 
-from inference import cache
+from inference import cache, intervals
 from performance import metrics
 from registry.models import ModelConfig, ModelVersion
 from telemetry.base import TelemetrySource
@@ -39,6 +41,9 @@ class ModelScore:
     samples: int = 0
     cells: int = 0
     note: str = ""
+    # Per forecaster ("model", "persistence", "lookback_mean"): coverage and mean_width at `coverage`.
+    intervals: dict[str, dict[str, float]] = field(default_factory=dict)
+    coverage: float | None = None  # nominal
 
     def score(self, metric: str) -> float | None:
         value = self.metrics.get(metric)
@@ -136,13 +141,17 @@ def score_version(model: ModelConfig, version: ModelVersion | None, output_field
         return result
     truth = np.concatenate(truths)
     result.samples = len(truth)
-    result.metrics = metrics.compute(truth, np.concatenate(predictions))
+    forecasts = {"model": np.concatenate(predictions), "persistence": np.concatenate(persistence),
+                 "lookback_mean": np.concatenate(means)}
+    result.metrics = metrics.compute(truth, forecasts["model"])
     result.baselines = {
-        "persistence": metrics.compute(truth, np.concatenate(persistence)),
-        "lookback_mean": metrics.compute(truth, np.concatenate(means)),
+        "persistence": metrics.compute(truth, forecasts["persistence"]),
+        "lookback_mean": metrics.compute(truth, forecasts["lookback_mean"]),
         "seasonal_naive": metrics.compute(np.concatenate(seasonal_truth), np.concatenate(seasonal)),
     }
     result.baselines["seasonal_naive"]["samples"] = int(sum(len(s) for s in seasonal))
+    result.coverage = settings.INTERVAL_COVERAGE
+    result.intervals = intervals.scores(bundle, j, truth, forecasts, result.coverage)
     return result
 
 
@@ -150,6 +159,11 @@ def record_fields(result: ModelScore, metric: str) -> dict[str, Any]:
     """The ScoreRecord columns for a result."""
     score = result.score(metric)
     persistence = result.baseline("persistence", metric)
+    model_interval = result.intervals.get("model", {})
+    details = {"model": result.metrics, **result.baselines}
+    for name, measured in result.intervals.items():  # beside each forecaster's metrics
+        details[name] = {**details.get(name, {}), "interval_coverage": measured["coverage"],
+                         "interval_mean_width": measured["mean_width"]}
     return {
         "model_id": result.model.id, "model_name": result.model.name,
         "version": result.version.version if result.version else None, "metric": metric, "score": score,
@@ -157,8 +171,15 @@ def record_fields(result: ModelScore, metric: str) -> dict[str, Any]:
         "seasonal_naive_score": result.baseline("seasonal_naive", metric),
         "skill_vs_persistence": metrics.skill(metric, score, persistence),
         "samples": result.samples, "cells": result.cells, "note": result.note,
-        "details": _json_safe({"model": result.metrics, **result.baselines}),
+        "interval_nominal": result.coverage if model_interval else None,
+        "interval_coverage": _finite(model_interval.get("coverage")),
+        "interval_mean_width": _finite(model_interval.get("mean_width")),
+        "details": _json_safe(details),
     }
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or math.isnan(value) else value
 
 
 def _json_safe(value: Any) -> Any:
