@@ -113,7 +113,9 @@ def forecast_cell(*, output_field: str, cell_id: int, model_id=None, coverage: f
     x = frame.select(bundle.input_fields).values[None, :, :]
     last = frame.select(bundle.output_fields).values[-1][None, :]
     values = entry.loaded.predict(x, last)[0]
-    band = intervals.bounds(bundle, values, coverage)
+    past = frame.select(bundle.output_fields).values[None, :, :]
+    band = intervals.bounds(bundle, values[None], coverage, past)
+    band = None if band is None else (band[0][0], band[1][0])
     step_start = int(frame.end[-1])
     steps = []
     for k in range(bundle.forecast):

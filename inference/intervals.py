@@ -8,7 +8,7 @@ from django.conf import settings
 
 from core.errors import Invalid
 from training.bundle import Bundle
-from training.conformal import CoverageInvalid, check_coverage
+from training.conformal import CoverageInvalid, check_coverage, empirical, volatility
 
 
 def resolve_coverage(coverage: float | None) -> float:
@@ -19,27 +19,29 @@ def resolve_coverage(coverage: float | None) -> float:
         raise Invalid(str(error), coverage=coverage) from None
 
 
-def bounds(bundle: Bundle, values: np.ndarray, coverage: float,
+def bounds(bundle: Bundle, values: np.ndarray, coverage: float, past: np.ndarray,
            forecaster: str = "model") -> tuple[np.ndarray, np.ndarray] | None:
-    """(lower, upper), each shaped like `values` ((…, forecast, outputs)), or None for a
+    """(lower, upper) around `values` (n, forecast, outputs), given each sample's past output
+    values `past` (n, lookback, outputs) (their volatility picks the residual group); None for a
     version trained before intervals existed."""
     table = (bundle.intervals or {}).get(forecaster)
     if table is None:
         return None
-    half = table.half_width(coverage)
+    half = table.half_width(coverage, volatility(past))
     return values - half, values + half
 
 
 def scores(bundle: Bundle, output_index: int, truth: np.ndarray, forecasts: dict[str, np.ndarray],
-           coverage: float) -> dict[str, dict[str, float]]:
+           past: np.ndarray, coverage: float) -> dict[str, dict[str, float]]:
     """Empirical coverage and mean width at `coverage` of each forecaster's interval (the
     version's "model", and the naive forecasters calibrated with it) over truth (samples,
-    forecast) of output `output_index`; forecasters without calibrated intervals are left out."""
-    from training.conformal import empirical
-
+    forecast) of output `output_index`, whose past values are `past` (samples, lookback);
+    forecasters without calibrated intervals are left out."""
+    sigma = np.full((len(truth), len(bundle.output_fields)), np.nan)
+    sigma[:, output_index] = volatility(np.asarray(past, np.float64)[:, :, None])[:, 0]
     result = {}
     for name, prediction in forecasts.items():
         table = (bundle.intervals or {}).get(name)
         if table is not None:
-            result[name] = empirical(truth, prediction, table.half_width(coverage)[:, output_index])
+            result[name] = empirical(truth, prediction, table.half_width(coverage, sigma)[:, :, output_index])
     return result

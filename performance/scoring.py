@@ -86,12 +86,15 @@ def _thin(count: int, most: int) -> np.ndarray:
     return np.unique(np.linspace(0, count - 1, most).round().astype(int))
 
 
-def naive_forecasts(samples: SampleSet, frame: WindowFrame, output_field: str, j: int) -> dict[str, np.ndarray]:
+def naive_forecasts(samples: SampleSet, frame: WindowFrame, output_field: str, j: int,
+                    pasts: list | None = None) -> dict[str, np.ndarray]:
     """Persistence (the last value) and the lookback mean of output `j` for every sample of
-    `frame`, (samples, forecast) in KPI units."""
+    `frame`, (samples, forecast) in KPI units; appends the lookback values to `pasts` if given."""
     lookback, forecast = samples.x.shape[1], samples.y.shape[1]
     persistence = np.repeat(samples.last[:, j:j + 1].astype(np.float64), forecast, axis=1)
     past = np.take(frame.column(output_field), samples.index[:, None] + np.arange(lookback))
+    if pasts is not None:
+        pasts.append(past)
     with np.errstate(invalid="ignore"):
         mean = np.repeat(np.nanmean(past, axis=1, keepdims=True), forecast, axis=1)
     return {"persistence": persistence, "lookback_mean": mean}
@@ -113,7 +116,7 @@ def score_version(model: ModelConfig, version: ModelVersion | None, output_field
     start = data.start
     if version.trained_until is not None:
         start = max(start, int(version.trained_until.timestamp()))
-    truths, predictions, persistence, means, seasonal_truth, seasonal = [], [], [], [], [], []
+    truths, predictions, persistence, means, seasonal_truth, seasonal, pasts = [], [], [], [], [], [], []
     for cell in data.cells:
         full = data.frame(cell, bundle.window_seconds)
         frame = full.between(start, data.now)
@@ -126,7 +129,7 @@ def score_version(model: ModelConfig, version: ModelVersion | None, output_field
         truth = samples.y[:, :, j].astype(np.float64)
         truths.append(truth)
         predictions.append(loaded.predict(samples.x, samples.last)[:, :, j])
-        naive = naive_forecasts(samples, frame, output_field, j)
+        naive = naive_forecasts(samples, frame, output_field, j, pasts)
         persistence.append(naive["persistence"])
         means.append(naive["lookback_mean"])
         # Seasonal naive: the value of the same window one day earlier, where it exists.
@@ -151,7 +154,7 @@ def score_version(model: ModelConfig, version: ModelVersion | None, output_field
     }
     result.baselines["seasonal_naive"]["samples"] = int(sum(len(s) for s in seasonal))
     result.coverage = settings.INTERVAL_COVERAGE
-    result.intervals = intervals.scores(bundle, j, truth, forecasts, result.coverage)
+    result.intervals = intervals.scores(bundle, j, truth, forecasts, np.concatenate(pasts), result.coverage)
     return result
 
 

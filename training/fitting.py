@@ -129,6 +129,7 @@ def calibrate(network: nn.Module, target_scaler: Scaler, x_val: np.ndarray, val:
     forecast = target_scaler.inverse(out).astype(np.float64)
     if config.target_mode == "residual":
         forecast = forecast + val.last[:, None, :]
-    return {"model": conformal.ResidualQuantiles.fit(val.y, forecast),
+    past = conformal.output_past(val, input_fields=config.input_fields, output_fields=config.output_fields)
+    return {"model": conformal.ResidualQuantiles.fit(val.y, forecast, conformal.volatility(past)),
             **conformal.naive_residual_quantiles(val, input_fields=config.input_fields,
                                                  output_fields=config.output_fields)}
