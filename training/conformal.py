@@ -10,7 +10,7 @@ Residuals are grouped by the sample's recent volatility (the output's mean absol
 over the lookback; Mondrian conformal): a static stretch and a drive through a handover need
 very different intervals, and one pooled quantile covered 27–82 % instead of 90 % on the
 bundled data's held-out cells (bench/accuracy.py). The groups: "no change at all" and the
-terciles of the calibration samples that changed; a group with fewer than MIN_GROUP samples,
+quintiles of the calibration samples that changed; a group with fewer than MIN_GROUP samples,
 or a sample whose volatility is unknown (the output is not an input), uses the pooled quantiles.
 
 The same summary is made for the naive forecasters (persistence, lookback mean) on the same
@@ -27,7 +27,7 @@ import numpy as np
 
 # Coarse below 0.8, fine above (where intervals are asked for); interpolated in between.
 LEVELS = np.unique(np.concatenate([np.linspace(0, 0.8, 17), np.linspace(0.8, 0.99, 20), [0.995, 0.999, 1.0]]))
-VOLATILITY_GROUPS = 3  # quantile groups of the samples that changed (plus one for "no change")
+VOLATILITY_GROUPS = 5  # quantile groups of the samples that changed (plus one for "no change")
 MIN_GROUP = 50  # calibration samples a group needs for its own quantiles
 NAIVE_FORECASTERS = ("persistence", "lookback_mean")
 
@@ -147,7 +147,8 @@ def _quantiles(residual: np.ndarray) -> np.ndarray:
     """(n, forecast) → (forecast, levels)."""
     if not len(residual):
         return np.zeros((residual.shape[1], len(LEVELS)), np.float32)
-    return np.quantile(residual, LEVELS, axis=0).T.astype(np.float32)
+    # inverted_cdf: the level-p quantile is the ⌈p·n⌉-th smallest residual, the conformal order statistic.
+    return np.quantile(residual, LEVELS, axis=0, method="inverted_cdf").T.astype(np.float32)
 
 
 def _group(sigma: np.ndarray, edges: np.ndarray) -> np.ndarray:
