@@ -11,8 +11,9 @@ over the lookback; Mondrian conformal): a static stretch and a drive through a h
 very different intervals, and one pooled quantile covered 27–76 % instead of 90 % of the
 bundled data's held-out truths for four of its five KPIs (a ridge model, 10 s windows, h1 and
 h3; docs/accuracy.md has the grouped numbers). The groups: "no change at all" and the
-quintiles of the calibration samples that changed; a group with fewer than MIN_GROUP samples,
-or a sample whose volatility is unknown (the output is not an input), uses the pooled quantiles.
+quantiles (up to quintiles, MIN_GROUP samples each at least) of the calibration samples that
+changed; a group with fewer than MIN_GROUP samples, or a sample whose volatility is unknown (the
+output is not an input), uses the pooled quantiles.
 
 The same summary is made for the naive forecasters (persistence, lookback mean) on the same
 calibration samples, so their intervals are comparable to the model's.
@@ -101,8 +102,10 @@ class ResidualQuantiles:
             sigma = past_volatility[:, j]
             moved = sigma[ok & np.isfinite(sigma) & (sigma > 0)]
             if len(moved):
-                edges[j] = np.concatenate(([0.0], np.quantile(moved, np.linspace(0, 1, VOLATILITY_GROUPS + 1)[1:-1]),
-                                           [np.inf]))
+                # As many groups as the samples that changed fill (MIN_GROUP each); unused ones stay empty.
+                used = int(np.clip(len(moved) // MIN_GROUP, 1, VOLATILITY_GROUPS))
+                edges[j, :used + 1] = np.concatenate(([0.0], np.quantile(moved, np.linspace(0, 1, used + 1)[1:-1]),
+                                                      [np.inf]))
             group = _group(sigma, edges[j])
             for g in range(groups):
                 members = ok & (group == g)
