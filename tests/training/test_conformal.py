@@ -105,3 +105,18 @@ def test_the_finite_sample_level_and_an_old_bundle():
     loaded = fitted([random_walk(c, 300, 1.0, seed=c) for c in range(2)])
     loaded.bundle.intervals = None  # trained before intervals existed
     assert intervals.bounds(loaded.bundle, np.zeros((1, FORECAST, 1)), 0.9, np.zeros((1, LOOKBACK, 1))) is None
+
+
+def test_a_mostly_static_calibration_split_still_groups_the_samples_that_moved():
+    """The bundled data's validation split is 87 % windows without any change: the few that
+    moved must still get their own (wider) quantiles, not the pooled ones."""
+    rng = np.random.default_rng(0)
+    static, moving = 1300, 200
+    sigma = np.concatenate([np.zeros(static), rng.uniform(0.5, 3, moving)])
+    residual = np.concatenate([rng.normal(0, 0.1, static), rng.normal(0, 1, moving) * sigma[static:]])
+    table = conformal.ResidualQuantiles.fit(residual.reshape(-1, 1, 1), np.zeros((len(residual), 1, 1)),
+                                            sigma.reshape(-1, 1))
+    assert table.counts[0, :5].tolist() == [static, 50, 50, 50, 50]  # "no change" + 4 groups of 50
+    half = table.half_width(0.9, np.array([[0.0], [0.6], [2.9]]))[:, 0, 0]
+    assert half[0] < 0.2 < half[1] < half[2]
+    assert table.half_width(0.9)[0, 0] < half[1]  # pooled: dominated by the static windows
