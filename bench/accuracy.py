@@ -10,8 +10,10 @@ MAX_FILLED_WINDOWS filled windows in their lookback, as in a training job (`--ma
 changes it); scoring uses measured windows only.
 Prints RMSE, MAE, sample counts and skill (1 − RMSE / reference RMSE) against
 persistence and against the better naive forecaster (persistence or the lookback mean), mean ±
-spread over seeds; writes docs/accuracy.md and docs/accuracy.png (a full run, or `--from-rows` on
-the parts saved with `--save-rows`).
+spread over seeds, and the empirical coverage and mean width of the 90 % prediction interval
+(split conformal, calibrated on the early-stopping split by `fit_model`); writes
+docs/accuracy.md and docs/accuracy.png (a full run, or `--from-rows` on the parts saved with
+`--save-rows`).
 
 Measured by the code that serves forecasts: `training.fitting.fit_model` fits (as a training
 job does), `inference.predict.LoadedModel` forecasts from the resulting bundle, the naive
@@ -45,10 +47,12 @@ django_embedded()  # the production modules below read Django models and setting
 
 from django.conf import settings  # noqa: E402
 
+from inference import intervals  # noqa: E402
 from inference.predict import LoadedModel  # noqa: E402
 from performance import metrics  # noqa: E402
 from performance.scoring import naive_forecasts  # noqa: E402
 from telemetry.embedded import EmbeddedSource  # noqa: E402
+from training import conformal  # noqa: E402
 from training.architectures import spec  # noqa: E402
 from training.fitting import FitConfig, fit_model  # noqa: E402
 from training.sequences import SampleSet, build_samples, concat  # noqa: E402
@@ -66,6 +70,7 @@ def variant(name: str) -> tuple[str, list[str]]:
     architecture, _, extra = name.partition("+")
     return architecture, INPUTS + (STATS if extra == "stats" else [])
 LOOKBACK = 12
+COVERAGE = 0.9  # nominal coverage of the prediction intervals measured
 SHORT_NAMES = {"rsrp_mean": "rsrp", "sinr_mean": "sinr", "cqi_mean": "cqi", "rsrq_mean": "rsrq",
                "dl_bitrate_mean": "dl rate"}  # chart labels that fit under a bar
 
@@ -77,6 +82,8 @@ class Outcome:
     persistence: float
     mean: float
     samples: int
+    coverage: float  # of the model's COVERAGE interval at the horizon-h step
+    width: float  # its mean width (upper − lower)
 
     @property
     def skill_persistence(self) -> float:
@@ -100,20 +107,25 @@ def cell_samples(frame, horizon: int, output: str, inputs=INPUTS, max_filled: in
 def score(loaded: LoadedModel, frames, horizon: int, output: str, inputs=INPUTS) -> Outcome:
     """The horizon-h step of every sample of the frames: the production forecast (`LoadedModel`)
     and naive forecasters (`performance.scoring`), scored by `performance.metrics`."""
-    truth, forecast, persistence, mean = [], [], [], []
+    truth, forecast, persistence, mean, pasts = [], [], [], [], []
     for frame in frames:
         samples = cell_samples(frame, horizon, output, inputs)
         if not len(samples):
             continue
-        naive = naive_forecasts(samples, frame, output, 0)
+        naive = naive_forecasts(samples, frame, output, 0, pasts)
         truth.append(samples.y[:, horizon - 1, 0])
         forecast.append(loaded.predict(samples.x, samples.last)[:, horizon - 1, 0])
         persistence.append(naive["persistence"][:, horizon - 1])
         mean.append(naive["lookback_mean"][:, horizon - 1])
-    truth = np.concatenate(truth)
-    model = metrics.compute(truth, np.concatenate(forecast))
+    truth, forecast = np.concatenate(truth), np.concatenate(forecast)
+    model = metrics.compute(truth, forecast)
+    # The interval a forecast carries (inference.intervals), at the horizon-h step.
+    lower, upper = intervals.bounds(loaded.bundle, forecast[:, None, None].repeat(horizon, axis=1), COVERAGE,
+                                    np.concatenate(pasts)[:, :, None])
+    band = conformal.empirical(truth, forecast, (upper - lower)[:, horizon - 1, 0] / 2)
     return Outcome(model["rmse"], model["mae"], metrics.compute(truth, np.concatenate(persistence))["rmse"],
-                   metrics.compute(truth, np.concatenate(mean))["rmse"], model["points"])
+                   metrics.compute(truth, np.concatenate(mean))["rmse"], model["points"], band["coverage"],
+                   band["mean_width"])
 
 
 def run(source, kpi: str, window: int, horizon: int, name: str, seed: int, quick: bool, max_filled: int = 0):
@@ -185,7 +197,9 @@ def main() -> None:
                           f"{spread([o.skill_persistence for o in later])} | held-out RMSE "
                           f"{statistics.fmean(o.rmse for o in held):8.3f} skill/persist "
                           f"{spread([o.skill_persistence for o in held])} skill/naive "
-                          f"{spread([o.skill_naive for o in held])}",
+                          f"{spread([o.skill_naive for o in held])} | {COVERAGE:.0%} interval coverage later "
+                          f"{statistics.fmean(o.coverage for o in later):.1%} held-out "
+                          f"{statistics.fmean(o.coverage for o in held):.1%}",
                           flush=True)
     print(f"{time.perf_counter() - began:.0f} s")
     if args.save_rows:
@@ -259,6 +273,12 @@ def goals(rows) -> list[str]:
                 lines.append(f"| skill, 10 s h{horizon} {kpi} | {best['architecture']}: held-out {held:+.1%} vs "
                              f"persistence (goal ≥ +10 %; later data {later:+.1%}) | "
                              f"{'met' if held >= 0.10 else 'NOT met'} |")
+            coverage = statistics.fmean(o.coverage for o in best["held"])
+            verdict = "met" if abs(coverage - COVERAGE) <= 0.03 else "NOT met"
+            lines.append(f"| interval, 10 s h{horizon} {kpi} | {best['architecture']}: {coverage:.1%} of held-out "
+                         f"truths inside the {COVERAGE:.0%} interval (goal {COVERAGE - 0.03:.0%}–"
+                         f"{COVERAGE + 0.03:.0%}), mean width {statistics.fmean(o.width for o in best['held']):.4g} | "
+                         f"{verdict} |")
     return lines
 
 
@@ -271,8 +291,9 @@ def write_report(rows, *, quick: bool, max_filled: int, seeds: int) -> None:
     docs = ROOT / "docs"
     docs.mkdir(exist_ok=True)
     table = ["| window | h | KPI | arch | train samples | later: RMSE | later: skill vs persistence | held-out: RMSE | "
-             "held-out: MAE | held-out samples | held-out: skill vs persistence | held-out: skill vs best naive |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "held-out: MAE | held-out samples | held-out: skill vs persistence | held-out: skill vs best naive | "
+             f"later: {COVERAGE:.0%} interval coverage | held-out: coverage | held-out: mean width |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         later, held = r["later"], r["held"]
         table.append(
@@ -280,7 +301,8 @@ def write_report(rows, *, quick: bool, max_filled: int, seeds: int) -> None:
             f"{statistics.fmean(o.rmse for o in later):.3f} | {spread([o.skill_persistence for o in later])} | "
             f"{statistics.fmean(o.rmse for o in held):.3f} | {statistics.fmean(o.mae for o in held):.3f} | "
             f"{held[0].samples} | {spread([o.skill_persistence for o in held])} | "
-            f"{spread([o.skill_naive for o in held])} |")
+            f"{spread([o.skill_naive for o in held])} | {statistics.fmean(o.coverage for o in later):.1%} | "
+            f"{statistics.fmean(o.coverage for o in held):.1%} | {statistics.fmean(o.width for o in held):.4g} |")
     fig, axes = plt.subplots(1, 2, figsize=(13, 5), sharey=True)
     for axis, horizon in zip(axes, (1, 3), strict=True):
         subset = [r for r in rows if r["window"] == 10 and r["horizon"] == horizon]
@@ -315,6 +337,10 @@ def write_report(rows, *, quick: bool, max_filled: int, seeds: int) -> None:
         "training cells, then read on the held-out cells. "
         "Fitted, forecast and scored by the production code (`training.fitting`, `inference.predict`, "
         "`performance.scoring`'s naive forecasters, `performance.metrics`); a rerun gives the same file.", "",
+        f"Prediction intervals: {COVERAGE:.0%} split conformal intervals of the horizon-h step, calibrated by "
+        "`fit_model` on its early-stopping split (the latest 20 % of the training samples by time), the absolute "
+        "residuals grouped by the lookback's volatility (`training.conformal`); coverage is the share of truths "
+        "inside lower..upper, width the mean of upper − lower in the KPI's units (mean over seeds).", "",
         "## Goals", "", "| goal | measured | verdict |", "|---|---|---|", *goals(rows), "",
         *NOTES, "",
         "## All results", "", *table, "", "![skill vs persistence](accuracy.png)", "",

@@ -21,6 +21,8 @@ class InferenceIn(Schema):
     output_field: str = Field(pattern=FIELD_NAME_PATTERN)
     cell_id: int = Field(ge=-(2**63), le=2**63 - 1)
     model_id: uuid.UUID | None = None
+    coverage: float | None = Field(None, gt=0, lt=1, description="of the prediction intervals; default "
+                                   "INTERVAL_COVERAGE (0.9)")
 
 
 class Prediction(Schema):
@@ -28,6 +30,9 @@ class Prediction(Schema):
     window_start: datetime
     window_end: datetime
     values: dict[str, float]
+    lower: dict[str, float] | None = Field(description="the interval's lower bound per output (null: the version "
+                                           "was trained before intervals; train it again)")
+    upper: dict[str, float] | None
 
 
 class InferenceOut(Schema):
@@ -44,14 +49,17 @@ class InferenceOut(Schema):
     filled_windows: int = Field(description="missing windows of the lookback filled by interpolation "
                                             "(at most MAX_FILLED_WINDOWS)")
     naive: bool = Field(description="the forecaster is a naive one (persistence or the lookback mean)")
+    coverage: float | None = Field(description="nominal coverage of every step's lower..upper")
     predictions: list[Prediction]
 
 
 @router.post("", response={200: InferenceOut, **errors(400, 401, 403, 404, 409, 422, 502, 503)}, auth=READ_AUTH)
 def infer(request, body: InferenceIn):
-    """Without model_id: the field's elected best (409 until the field is evaluated).
+    """Without model_id: the field's elected best (409 until the field is evaluated). Each step
+    carries lower/upper bounds at `coverage` (split conformal, calibrated at training).
     422 when the cell lacks enough recent complete windows; 503 when the data source is down."""
-    return forecast_cell(output_field=body.output_field, cell_id=body.cell_id, model_id=body.model_id).as_dict()
+    return forecast_cell(output_field=body.output_field, cell_id=body.cell_id, model_id=body.model_id,
+                         coverage=body.coverage).as_dict()
 
 
 class CellReadinessOut(Schema):

@@ -4,7 +4,8 @@
 2. Read the cell's latest `lookback` windows (ClickHouse when configured, else the Data
    Storage API, else the bundled data); fill gaps of up to MAX_FILLED_WINDOWS windows in all
    (`usable_tail`, the rule the readiness scan shares); the lookback must then be complete.
-3. Run the cached version and stamp each step with its window start and end.
+3. Run the cached version and stamp each step with its window start and end, and with its
+   prediction interval at the coverage asked for (`inference.intervals`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 from django.conf import settings
 
 from core.errors import Conflict, Invalid, NotFound
-from inference import cache
+from inference import cache, intervals
 from inference.instruments import INFERENCE_SECONDS, INFERENCES
 from registry import selectors as registry_selectors
 from telemetry import latest_cache
@@ -40,6 +41,7 @@ class Forecast:
     source: str
     steps: list[dict] = field(default_factory=list)
     filled_windows: int = 0
+    coverage: float | None = None  # of every step's lower/upper; None: the version has no intervals
 
     def as_dict(self) -> dict:
         return {
@@ -48,6 +50,7 @@ class Forecast:
             "window_duration_seconds": self.window_seconds, "source": self.source,
             "input_start": _iso(self.input_start), "input_end": _iso(self.input_end),
             "filled_windows": self.filled_windows, "naive": is_naive(self.entry.architecture),
+            "coverage": self.coverage,
             "predictions": self.steps,
         }
 
@@ -150,8 +153,9 @@ def complete_tails(batch: WindowBatch, inputs: list[str], outputs: list[str]) ->
     return tails
 
 
-def forecast_cell(*, output_field: str, cell_id: int, model_id=None) -> Forecast:
+def forecast_cell(*, output_field: str, cell_id: int, model_id=None, coverage: float | None = None) -> Forecast:
     began = time.perf_counter()
+    coverage = intervals.resolve_coverage(coverage)  # a bad value fails before any I/O
     entry = resolve(output_field, model_id)
     bundle = entry.loaded.bundle
     source = latest_source()
@@ -176,14 +180,27 @@ def forecast_cell(*, output_field: str, cell_id: int, model_id=None) -> Forecast
     x = frame.select(bundle.input_fields).values[None, :, :]
     last = frame.select(bundle.output_fields).values[-1][None, :]
     values = entry.loaded.predict(x, last)[0]
+    past = frame.select(bundle.output_fields).values[None, :, :]
+    band = intervals.bounds(bundle, values[None], coverage, past)
+    band = None if band is None else (band[0][0], band[1][0])
     step_start = int(frame.end[-1])
     steps = []
     for k in range(bundle.forecast):
         start = step_start + k * bundle.window_seconds
         steps.append({"step": k + 1, "window_start": _iso(start), "window_end": _iso(start + bundle.window_seconds),
-                      "values": {f: float(values[k, j]) for j, f in enumerate(bundle.output_fields)}})
+                      "values": {f: float(values[k, j]) for j, f in enumerate(bundle.output_fields)},
+                      **_band(band, k, bundle.output_fields)})
     INFERENCES.labels(model=str(entry.model_id), field=output_field).inc()
     INFERENCE_SECONDS.labels(field=output_field).observe(time.perf_counter() - began)
     return Forecast(entry=entry, cell_id=cell_id, output_field=output_field,
                     window_seconds=bundle.window_seconds, input_start=int(frame.start[0]), input_end=int(frame.end[-1]),
-                    source=source.name, steps=steps, filled_windows=int(frame.filled_mask().sum()))
+                    source=source.name, steps=steps, filled_windows=int(frame.filled_mask().sum()),
+                    coverage=coverage if band is not None else None)
+
+
+def _band(band: tuple[np.ndarray, np.ndarray] | None, k: int, outputs: list[str]) -> dict:
+    if band is None:
+        return {"lower": None, "upper": None}
+    lower, upper = band
+    return {"lower": {f: float(lower[k, j]) for j, f in enumerate(outputs)},
+            "upper": {f: float(upper[k, j]) for j, f in enumerate(outputs)}}

@@ -21,16 +21,26 @@ SUGGESTIONS = 20
 
 
 def chart(result, field: str) -> dict:
-    """The latest unbroken run of actuals (at most HISTORY_WINDOWS), then the forecast steps."""
+    """The latest unbroken run of actuals (at most HISTORY_WINDOWS), then the forecast steps and
+    the band of their prediction interval."""
     source = latest_source()
     frame = latest_cache.latest_windows(source, cell_index=result.cell_id, window_seconds=result.window_seconds,
                                         count=HISTORY_WINDOWS, fields=[field]).latest_run()
     times = [int(t) for t in frame.start] + [int(s["window_start"].timestamp()) for s in result.steps]
     actual = [float(v) for v in frame.column(field)] + [None] * len(result.steps)
-    forecast = [None] * (len(frame) - 1) + [float(frame.column(field)[-1])] + [s["values"][field] for s in result.steps]
-    return {"x": times, "yLabel": field, "series": [{"label": "actual", "values": actual},
-                                                    {"label": "forecast", "values": forecast, "color": "#b45309",
-                                                     "dash": [6, 4]}]}
+    last = [None] * (len(frame) - 1) + [float(frame.column(field)[-1])]
+    forecast = last + [s["values"][field] for s in result.steps]
+    series: list[dict[str, Any]] = [{"label": "actual", "values": actual},
+              {"label": "forecast", "values": forecast, "color": "#b45309", "dash": [6, 4]}]
+    spec: dict[str, Any] = {"x": times, "yLabel": field, "series": series}
+    if result.coverage is not None:  # the band opens from the last actual value, as the forecast line does
+        label = f"{result.coverage:.0%} interval"
+        series += [{"label": f"{label} upper", "values": last + [s["upper"][field] for s in result.steps],
+                    "color": "#f59e0b", "width": 1},
+                   {"label": f"{label} lower", "values": last + [s["lower"][field] for s in result.steps],
+                    "color": "#f59e0b", "width": 1}]
+        spec["bands"] = [{"upper": 2, "lower": 3, "fill": "rgba(245, 158, 11, 0.18)"}]
+    return spec
 
 
 def _pickers(chosen: dict) -> dict:
@@ -103,6 +113,9 @@ def forecast(request):
         try:
             result = forecast_cell(output_field=field, cell_id=int(cell), model_id=chosen["model"] or None)
             context["result"] = result.as_dict()
+            for step in context["result"]["predictions"]:  # one row per step: value and interval per output
+                step["cells"] = [(f, v, (step["lower"] or {}).get(f), (step["upper"] or {}).get(f))
+                                 for f, v in step["values"].items()]
             context["chart"] = chart(result, field)
         except DomainError as error:
             context["error"] = error.message

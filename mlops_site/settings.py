@@ -323,6 +323,10 @@ LATEST_WINDOWS_CACHE_LAG_SECONDS = env.float("LATEST_WINDOWS_CACHE_LAG_SECONDS",
 # API (one request per cell) it stops after this long and lists the rest as not checked.
 READINESS_BUDGET_SECONDS = env.float("READINESS_BUDGET_SECONDS", 2.0, min=0)
 
+# Prediction intervals (training/conformal.py): the coverage a forecast's lower/upper bounds
+# aim at unless the request names one, and the nominal coverage evaluations measure.
+INTERVAL_COVERAGE = env.float("INTERVAL_COVERAGE", 0.9, min=0.01, max=0.99)
+
 # --- Web processes (gunicorn: mlops_site/gunicorn_conf.py) ------------------------------------------
 WEB_WORKERS = env.int("WEB_WORKERS", 2, min=1)
 WEB_THREADS = env.int("WEB_THREADS", 16, min=1)

@@ -30,6 +30,12 @@ class Baselines(Schema):
     seasonal_naive: float | None
 
 
+class IntervalOut(Schema):
+    nominal: float = Field(description="the coverage the interval aims at (INTERVAL_COVERAGE)")
+    coverage: float | None = Field(description="share of the true values inside lower..upper")
+    mean_width: float | None = Field(description="mean of upper − lower, in the field's units")
+
+
 class ScoreOut(Schema):
     model_id: uuid.UUID
     model_name: str
@@ -45,7 +51,10 @@ class ScoreOut(Schema):
     trigger: str
     note: str
     measured_at: datetime
-    metrics: dict[str, Any] = Field(description="every metric for the model and each baseline")
+    metrics: dict[str, Any] = Field(description="every metric for the model and each baseline (with the "
+                                    "naive forecasters' interval_coverage and interval_mean_width)")
+    interval: IntervalOut | None = Field(description="the model's prediction interval on the same samples "
+                                         "(null: not scored, or trained before intervals)")
 
 
 def score_out(record: ScoreRecord) -> dict:
@@ -57,6 +66,9 @@ def score_out(record: ScoreRecord) -> dict:
                       "seasonal_naive": record.seasonal_naive_score},
         "samples": record.samples, "cells": record.cells, "trigger": record.trigger, "note": record.note,
         "measured_at": record.measured_at, "metrics": record.details,
+        "interval": None if record.interval_nominal is None else {
+            "nominal": record.interval_nominal, "coverage": record.interval_coverage,
+            "mean_width": record.interval_mean_width},
     }
 
 

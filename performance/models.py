@@ -40,6 +40,10 @@ class ScoreRecord(models.Model):
     trigger = models.CharField(max_length=16, choices=Trigger.choices)
     note = models.CharField(max_length=300, blank=True)
     details = models.JSONField(default=dict, blank=True, help_text="every metric, for the model and each baseline")
+    # The model's prediction interval at the nominal coverage (INTERVAL_COVERAGE) on the same samples.
+    interval_nominal = models.FloatField(null=True, blank=True, help_text="coverage the interval aims at")
+    interval_coverage = models.FloatField(null=True, blank=True, help_text="share of truths inside the interval")
+    interval_mean_width = models.FloatField(null=True, blank=True, help_text="upper − lower, mean, in KPI units")
     measured_at = models.DateTimeField(db_index=True)
 
     class Meta:

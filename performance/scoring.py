@@ -8,6 +8,8 @@
 3. The model and three naive forecasters on the same samples: persistence (the last value),
    the lookback mean, and seasonal naive (the same window one day earlier, where the data has
    it; scored on that subset, whose size is reported).
+4. Prediction intervals at INTERVAL_COVERAGE: the empirical coverage and mean width of the
+   model's interval and of the naive forecasters' (all calibrated at training) on the same samples.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 
-from inference import cache
+from inference import cache, intervals
 from performance import metrics, per_cell
 from registry.models import ModelConfig, ModelVersion
 from telemetry.base import TelemetrySource
@@ -41,6 +43,9 @@ class ModelScore:
     note: str = ""
     # Additive error sums per cell (performance/per_cell.py) for the model and its naive forecasters.
     cell_sums: dict[int, dict[str, float]] = field(default_factory=dict)
+    # Per forecaster ("model", "persistence", "lookback_mean"): coverage and mean_width at `coverage`.
+    intervals: dict[str, dict[str, float]] = field(default_factory=dict)
+    coverage: float | None = None  # nominal
 
     def score(self, metric: str) -> float | None:
         value = self.metrics.get(metric)
@@ -86,12 +91,15 @@ def _thin(count: int, most: int) -> np.ndarray:
     return np.unique(np.linspace(0, count - 1, most).round().astype(int))
 
 
-def naive_forecasts(samples: SampleSet, frame: WindowFrame, output_field: str, j: int) -> dict[str, np.ndarray]:
+def naive_forecasts(samples: SampleSet, frame: WindowFrame, output_field: str, j: int,
+                    pasts: list | None = None) -> dict[str, np.ndarray]:
     """Persistence (the last value) and the lookback mean of output `j` for every sample of
-    `frame`, (samples, forecast) in KPI units."""
+    `frame`, (samples, forecast) in KPI units; appends the lookback values to `pasts` if given."""
     lookback, forecast = samples.x.shape[1], samples.y.shape[1]
     persistence = np.repeat(samples.last[:, j:j + 1].astype(np.float64), forecast, axis=1)
     past = np.take(frame.column(output_field), samples.index[:, None] + np.arange(lookback))
+    if pasts is not None:
+        pasts.append(past)
     with np.errstate(invalid="ignore"):
         mean = np.repeat(np.nanmean(past, axis=1, keepdims=True), forecast, axis=1)
     return {"persistence": persistence, "lookback_mean": mean}
@@ -114,6 +122,7 @@ def score_version(model: ModelConfig, version: ModelVersion | None, output_field
     if version.trained_until is not None:
         start = max(start, int(version.trained_until.timestamp()))
     truths, predictions, persistence, means, seasonal_truth, seasonal = [], [], [], [], [], []
+    pasts: list[np.ndarray] = []
     for cell in data.cells:
         full = data.frame(cell, bundle.window_seconds)
         frame = full.between(start, data.now)
@@ -126,7 +135,7 @@ def score_version(model: ModelConfig, version: ModelVersion | None, output_field
         truth = samples.y[:, :, j].astype(np.float64)
         truths.append(truth)
         predictions.append(loaded.predict(samples.x, samples.last)[:, :, j])
-        naive = naive_forecasts(samples, frame, output_field, j)
+        naive = naive_forecasts(samples, frame, output_field, j, pasts)
         persistence.append(naive["persistence"])
         means.append(naive["lookback_mean"])
         result.cell_sums[cell] = {"samples": len(samples), **per_cell.total(per_cell.row_sums(
@@ -143,13 +152,17 @@ def score_version(model: ModelConfig, version: ModelVersion | None, output_field
         return result
     truth = np.concatenate(truths)
     result.samples = len(truth)
-    result.metrics = metrics.compute(truth, np.concatenate(predictions))
+    forecasts = {"model": np.concatenate(predictions), "persistence": np.concatenate(persistence),
+                 "lookback_mean": np.concatenate(means)}
+    result.metrics = metrics.compute(truth, forecasts["model"])
     result.baselines = {
-        "persistence": metrics.compute(truth, np.concatenate(persistence)),
-        "lookback_mean": metrics.compute(truth, np.concatenate(means)),
+        "persistence": metrics.compute(truth, forecasts["persistence"]),
+        "lookback_mean": metrics.compute(truth, forecasts["lookback_mean"]),
         "seasonal_naive": metrics.compute(np.concatenate(seasonal_truth), np.concatenate(seasonal)),
     }
     result.baselines["seasonal_naive"]["samples"] = int(sum(len(s) for s in seasonal))
+    result.coverage = settings.INTERVAL_COVERAGE
+    result.intervals = intervals.scores(bundle, j, truth, forecasts, np.concatenate(pasts), result.coverage)
     return result
 
 
@@ -157,6 +170,11 @@ def record_fields(result: ModelScore, metric: str) -> dict[str, Any]:
     """The ScoreRecord columns for a result."""
     score = result.score(metric)
     persistence = result.baseline("persistence", metric)
+    model_interval = result.intervals.get("model", {})
+    details = {"model": result.metrics, **result.baselines}
+    for name, measured in result.intervals.items():  # beside each forecaster's metrics
+        details[name] = {**details.get(name, {}), "interval_coverage": measured["coverage"],
+                         "interval_mean_width": measured["mean_width"]}
     return {
         "model_id": result.model.id, "model_name": result.model.name,
         "version": result.version.version if result.version else None, "metric": metric, "score": score,
@@ -164,8 +182,15 @@ def record_fields(result: ModelScore, metric: str) -> dict[str, Any]:
         "seasonal_naive_score": result.baseline("seasonal_naive", metric),
         "skill_vs_persistence": metrics.skill(metric, score, persistence),
         "samples": result.samples, "cells": result.cells, "note": result.note,
-        "details": _json_safe({"model": result.metrics, **result.baselines}),
+        "interval_nominal": result.coverage if model_interval else None,
+        "interval_coverage": _finite(model_interval.get("coverage")),
+        "interval_mean_width": _finite(model_interval.get("mean_width")),
+        "details": _json_safe(details),
     }
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or math.isnan(value) else value
 
 
 def _json_safe(value: Any) -> Any:

@@ -15,14 +15,26 @@ from django.conf import settings
 
 from registry import services as registry_services
 from registry.models import ModelConfig, ModelVersion
+from training import conformal
 from training.architectures import build_network
 from training.bundle import Bundle, save_bundle
+from training.conformal import ResidualQuantiles
 from training.fitting import FitConfig, fit_model
 from training.pipeline import fetch_samples
 from training.sequences import Scaler
 
 
-def known_bundle(model: ModelConfig, *, offset: float = 0.0) -> Bundle:
+def known_intervals(forecast: int, outputs: int, scale: float) -> ResidualQuantiles:
+    """Residual quantiles with quantile(p) = scale·p (residuals uniform on [0, scale]) from so
+    many samples that the finite-sample correction vanishes: the half width at coverage c is
+    scale·c, whatever the volatility."""
+    quantiles = np.broadcast_to(scale * conformal.LEVELS, (forecast, outputs, conformal.VOLATILITY_GROUPS + 2,
+                                                          len(conformal.LEVELS))).astype(np.float32)
+    counts = np.full((outputs, conformal.VOLATILITY_GROUPS + 2), 10**9)
+    return ResidualQuantiles(quantiles.copy(), counts, np.full((outputs, conformal.VOLATILITY_GROUPS + 1), np.inf))
+
+
+def known_bundle(model: ModelConfig, *, offset: float = 0.0, interval_scale: float | None = None) -> Bundle:
     network = build_network(model.architecture, lookback=model.lookback_steps, n_inputs=len(model.input_fields),
                             forecast=model.forecast_steps, n_outputs=len(model.output_fields), hidden=model.hidden_size)
     with torch.no_grad():
@@ -36,11 +48,16 @@ def known_bundle(model: ModelConfig, *, offset: float = 0.0) -> Bundle:
         feature_scaler=Scaler(np.zeros(n_in, np.float32), np.ones(n_in, np.float32)),
         target_scaler=Scaler(np.full(n_out, offset, np.float32), np.ones(n_out, np.float32)),
         state_dict=network.state_dict(),
+        intervals=None if interval_scale is None else {
+            name: known_intervals(model.forecast_steps, n_out, interval_scale) for name in ("model", "persistence")},
     )
 
 
-def known_version(model: ModelConfig, *, offset: float = 0.0, trained_until=None) -> ModelVersion:
-    key = save_bundle(known_bundle(model, offset=offset), f"models/{model.id}/known-{offset}.pt")
+def known_version(model: ModelConfig, *, offset: float = 0.0, trained_until=None,
+                  interval_scale: float | None = None) -> ModelVersion:
+    """`interval_scale`: its intervals (and persistence's) are forecast ± scale·coverage; None: none."""
+    key = save_bundle(known_bundle(model, offset=offset, interval_scale=interval_scale),
+                      f"models/{model.id}/known-{offset}-{interval_scale}.pt")
     return registry_services.model_version_create(model_id=model.id, bundle_path=key, trained_until=trained_until)
 
 

@@ -18,9 +18,12 @@ from torch import nn
 from registry import bundle_store
 from registry.bundle_store import BundleUnusable
 from training.architectures import build_network
+from training.conformal import ResidualQuantiles
 from training.sequences import Scaler
 
 FORMAT = 2  # 2: records whether the network reads its inputs relative to the last window
+# Prediction intervals ride in an optional "intervals" key, not a new format: code that predates
+# them still reads a bundle that has them (a web process older than the worker that trained it).
 READABLE_FORMATS = (1, 2)
 
 
@@ -38,6 +41,9 @@ class Bundle:
     target_scaler: Scaler
     state_dict: dict[str, torch.Tensor]
     relative_inputs: bool = False
+    # Per forecaster ("model", "persistence", "lookback_mean"): residual quantiles of the
+    # calibration split (training.conformal); None for bundles trained before intervals.
+    intervals: dict[str, ResidualQuantiles] | None = None
 
     def network(self) -> nn.Module:
         network = build_network(self.architecture, lookback=self.lookback, n_inputs=len(self.input_fields),
@@ -59,6 +65,7 @@ class Bundle:
             "target_mean": torch.from_numpy(self.target_scaler.mean),
             "target_std": torch.from_numpy(self.target_scaler.std),
             "state_dict": self.state_dict,
+            **({"intervals": {str(k): v.to_dict() for k, v in self.intervals.items()}} if self.intervals else {}),
         }
 
     @classmethod
@@ -73,6 +80,8 @@ class Bundle:
             feature_scaler=Scaler(np.asarray(data["feature_mean"]), np.asarray(data["feature_std"])),
             target_scaler=Scaler(np.asarray(data["target_mean"]), np.asarray(data["target_std"])),
             state_dict=data["state_dict"], relative_inputs=bool(data.get("relative_inputs", False)),
+            intervals={k: ResidualQuantiles.from_dict(v) for k, v in data["intervals"].items()}
+            if data.get("intervals") else None,
         )
 
 

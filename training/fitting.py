@@ -8,7 +8,12 @@ the test factories and `bench/accuracy.py` all call `fit_model`.
    alone, not on whatever ran before in the process.
 4. Run the architecture's trainer (Adam with early stopping, or closed-form ridge); `on_epoch`
    sees every epoch and stops the fit by returning False.
-5. Pack the best weights, the scalers and the config into a `Bundle`.
+5. Calibrate prediction intervals on the validation split (`training.conformal`): the
+   absolute residuals of the best weights' forecasts, and of the naive forecasters, in KPI
+   units. The validation split doubles as the calibration split: it is the latest data (the
+   closest to what is served) and the only split the weights were not fitted on; early stopping
+   choosing one epoch by its loss biases the residuals negligibly (measured: docs/accuracy.md).
+6. Pack the best weights, the scalers, the intervals and the config into a `Bundle`.
 
 A naive architecture (persistence, lookback mean) goes the same way with nothing fitted: its
 scalers are the identity and its targets residual whatever the config says, so its network
@@ -27,6 +32,7 @@ from torch import nn
 
 from core.errors import DomainError
 from registry.models import TRAINING_BOUNDS
+from training import conformal
 from training.architectures import build_network, spec
 from training.bundle import Bundle
 from training.sequences import SampleSet, Scaler, targets, time_split
@@ -122,6 +128,24 @@ def fit_model(config: FitConfig, samples: SampleSet, *,
         forecast=config.forecast, hidden=config.hidden, target_mode=target_mode,
         feature_scaler=feature_scaler, target_scaler=target_scaler, state_dict=result.state_dict,
         relative_inputs=relative_inputs,
+        intervals=calibrate(network, target_scaler, x_val, val, config),
     )
     return Fitted(bundle=bundle, result=result, network=network, samples_train=len(train), samples_val=len(val),
                   x_val=x_val, mean_loss=float(np.mean(y_val**2)))
+
+
+def calibrate(network: nn.Module, target_scaler: Scaler, x_val: np.ndarray, val: SampleSet,
+              config: FitConfig) -> dict[str, conformal.ResidualQuantiles]:
+    """Residual quantiles of the fitted network and of the naive forecasters on the calibration
+    (validation) samples, in KPI units."""
+    network.eval()
+    with torch.inference_mode():
+        out = np.concatenate([network(torch.from_numpy(x_val[i:i + 4096])).numpy()
+                              for i in range(0, len(x_val), 4096)])
+    forecast = target_scaler.inverse(out).astype(np.float64)
+    if config.target_mode == "residual":
+        forecast = forecast + val.last[:, None, :]
+    past = conformal.output_past(val, input_fields=config.input_fields, output_fields=config.output_fields)
+    return {"model": conformal.ResidualQuantiles.fit(val.y, forecast, conformal.volatility(past)),
+            **conformal.naive_residual_quantiles(val, input_fields=config.input_fields,
+                                                 output_fields=config.output_fields)}
