@@ -1,0 +1,150 @@
+"""Forecast many cells at once: one latest-windows read and one forward pass per chunk of cells.
+
+The rules are the one-cell forecast's (`inference.forecasting`): the same model resolution, the
+same "complete, contiguous latest `lookback` windows" rule (`complete_tails` is `complete_tail`
+for every cell of a batch at once, tested equal), the same steps (the first starts where the
+input ends). A cell that cannot be forecast is listed with the reason instead of failing the batch.
+
+1. Resolve the version once (the given model, else the field's elected best).
+2. Read the latest `lookback` windows of a chunk of cells (`latest_windows_chunks`).
+3. Find the cells whose tail is complete; stack their windows into one (n, lookback, inputs) array.
+4. One `predict` for the chunk; stamp each cell's steps with window starts; list the others.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from inference import cache
+from inference.forecasting import resolve
+from inference.instruments import INFERENCE_SECONDS, INFERENCES
+from telemetry.base import TelemetrySource
+from telemetry.batch import WindowBatch, as_cells
+from telemetry.sources import latest_source
+
+
+@dataclass(frozen=True)
+class CellForecast:
+    cell_id: int
+    origin: int  # the start of the first forecast window (= the end of the last input window)
+    input_start: int
+    values: np.ndarray  # (forecast steps,) of the asked-for field, KPI units
+
+
+@dataclass(frozen=True)
+class Skipped:
+    cell_id: int
+    reason: str
+    found: int | None = None
+
+
+@dataclass
+class BatchResult:
+    entry: cache.Entry
+    output_field: str
+    window_seconds: int
+    steps: int
+    source: str
+    forecasts: list[CellForecast] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+    def extend(self, other: BatchResult) -> None:
+        self.forecasts.extend(other.forecasts)
+        self.skipped.extend(other.skipped)
+
+
+def complete_tails(batch: WindowBatch, inputs: Sequence[str], outputs: Sequence[str]) -> np.ndarray:
+    """Per cell of `batch` (aligned with `batch.cells`): how many of its latest windows form one
+    contiguous run with every input and output present (`forecasting.complete_tail`, vectorised)."""
+    k = len(batch.cells)
+    if not batch.window_count:
+        return np.zeros(k, dtype=np.int64)
+    ok = np.isfinite(batch.select(list(inputs)).values).all(axis=1)
+    ok &= np.isfinite(batch.select(list(outputs)).values).all(axis=1)
+    counts = batch.counts
+    position = np.repeat(np.arange(k), counts)
+    from_end = np.repeat(batch.offsets[1:], counts) - 1 - np.arange(batch.window_count)  # 0 = the latest
+    first_bad = counts.astype(np.int64).copy()  # no bad row: the whole cell
+    np.minimum.at(first_bad, position[~ok], from_end[~ok])
+    first_gap = counts.astype(np.int64).copy()
+    np.minimum.at(first_gap, position[batch.gap_before], from_end[batch.gap_before] + 1)  # the gap row counts
+    return np.minimum(first_bad, first_gap)
+
+
+def forecast_windows(entry: cache.Entry, batch: WindowBatch, output_field: str, *,
+                     source_name: str, known: frozenset[int] | None = None) -> BatchResult:
+    """Forecast every cell of `batch` (the latest windows of each) that has a complete lookback.
+    `known`: the source's cells, to tell an unknown cell from a short one (None: not told)."""
+    bundle = entry.loaded.bundle
+    result = BatchResult(entry=entry, output_field=output_field, window_seconds=bundle.window_seconds,
+                         steps=bundle.forecast, source=source_name)
+    batch = batch.tail(bundle.lookback)
+    found = complete_tails(batch, bundle.input_fields, bundle.output_fields)
+    ready = found >= bundle.lookback
+    for i in np.flatnonzero(~ready):
+        cell = int(batch.cells[i])
+        if known is not None and cell not in known:
+            result.skipped.append(Skipped(cell, f"cell {cell} is unknown to {source_name}"))
+        else:
+            result.skipped.append(Skipped(
+                cell, f"{int(found[i])} complete contiguous windows of {bundle.window_seconds} s at the end of its "
+                      f"data; {entry.model_name} needs {bundle.lookback}", int(found[i])))
+    if not ready.any():
+        return result
+    cells = batch.cells[ready]
+    rows = batch.take_cells(cells)  # each ready cell holds exactly `lookback` rows
+    n = len(cells)
+    x = rows.select(bundle.input_fields).values.reshape(n, bundle.lookback, len(bundle.input_fields))
+    last_rows = rows.offsets[1:] - 1
+    last = rows.select(bundle.output_fields).values[last_rows]
+    values = entry.loaded.predict(x, last)[:, :, bundle.output_fields.index(output_field)]
+    origins, starts = rows.end[last_rows], rows.start[rows.offsets[:-1]]
+    result.forecasts = [CellForecast(int(c), int(o), int(s), values[j])
+                        for j, (c, o, s) in enumerate(zip(cells, origins, starts, strict=True))]
+    return result
+
+
+def forecast_chunks(*, output_field: str, cells: Sequence[int] | np.ndarray | None = None, model_id=None,
+                    version_id: int | None = None, chunk_size: int | None = None,
+                    source: TelemetrySource | None = None) -> Iterator[BatchResult]:
+    """One `BatchResult` per chunk of cells (every cell of the source when `cells` is None),
+    read and forecast lazily. `version_id` pins a version (the schedule's chunks all run the
+    version their run resolved); otherwise `model_id` or the field's best, as `resolve` says."""
+    entry = cache.get(version_id) if version_id is not None else resolve(output_field, model_id)
+    bundle = entry.loaded.bundle
+    source = source or latest_source()
+    everything = cells is None
+    listed = source.cells()
+    wanted = as_cells(listed if everything else cells)
+    known = None if everything else frozenset(int(c) for c in listed)
+    fields = list(dict.fromkeys(bundle.input_fields + bundle.output_fields))
+    for batch in source.latest_windows_chunks(cells=wanted, window_seconds=bundle.window_seconds,
+                                              count=bundle.lookback, fields=fields, chunk_size=chunk_size):
+        began = time.perf_counter()
+        result = forecast_windows(entry, batch, output_field, source_name=source.name, known=known)
+        if result.forecasts:
+            INFERENCES.labels(model=str(entry.model_id), field=output_field).inc(len(result.forecasts))
+            INFERENCE_SECONDS.labels(field=output_field).observe(time.perf_counter() - began)
+        yield result
+
+
+def forecast_batch(*, output_field: str, cells: Sequence[int] | np.ndarray | None = None, model_id=None,
+                   version_id: int | None = None, chunk_size: int | None = None) -> BatchResult:
+    """Every asked-for cell (default: all of the source's) in one result."""
+    total = None
+    for result in forecast_chunks(output_field=output_field, cells=cells, model_id=model_id,
+                                  version_id=version_id, chunk_size=chunk_size):
+        if total is None:
+            total = result
+        else:
+            total.extend(result)
+    if total is None:  # no cells at all
+        entry = cache.get(version_id) if version_id is not None else resolve(output_field, model_id)
+        bundle = entry.loaded.bundle
+        total = BatchResult(entry=entry, output_field=output_field, window_seconds=bundle.window_seconds,
+                            steps=bundle.forecast, source=latest_source().name)
+    return total
