@@ -149,3 +149,24 @@ def test_prune_keeps_recent_forecasts(make_model, settings):
     pruned = tasks.prune_forecasts()
     assert pruned["forecasts"] == 2 and StoredForecast.objects.count() == total - 2
     assert np.all(StoredForecast.objects.values_list("cell", flat=True) != 11016973)
+
+
+def test_forecast_all_command_stores_every_ready_cell(make_model, settings):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    settings.FORECAST_STORE = "database"
+    model = make_model(input_fields=[FIELD], output_fields=[FIELD], window_duration_seconds=10, lookback_steps=4,
+                       forecast_steps=2)
+    known_version(model)
+    out = StringIO()
+    call_command("forecast_all", FIELD, "--model", str(model.id), "--chunk", "10", stdout=out)
+    expected = forecast_batch(output_field=FIELD, model_id=model.id)
+    assert f"{len(expected.forecasts)} cells forecast" in out.getvalue()
+    assert f"{len(expected.forecasts) * 2} rows stored in the database store" in out.getvalue()
+    assert StoredForecast.objects.count() == len(expected.forecasts) * 2
+    with pytest.raises(CommandError, match="evaluate the field first"):
+        call_command("forecast_all", "rsrp_mean", stdout=StringIO())
+    with pytest.raises(CommandError, match="--cells"):
+        call_command("forecast_all", FIELD, "--cells", "1,x", stdout=StringIO())
