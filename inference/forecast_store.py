@@ -11,8 +11,9 @@ Writes are idempotent per (field, cell, origin, step): the database has a unique
 (field, cell, target, origin) (target = origin + (step − 1) × window, so the same thing) and reads
 use FINAL, so a chunk run twice is counted once.
 
-Both backends also keep each cell's latest forecast in the database (`LatestForecast`: one row
-per field and cell, upserted), which the Network page sorts and searches without scanning history.
+Each backend also keeps each cell's latest forecast apart (`LatestForecast`, one row per field
+and cell, upserted; in ClickHouse a `<table>_latest` ReplacingMergeTree where the greatest origin
+wins), which the Network page sorts and searches without scanning history.
 """
 
 from __future__ import annotations
@@ -50,6 +51,25 @@ class Query:
     offset: int = 0
 
 
+SORTS = ("worst", "best", "cell", "newest")
+
+
+@dataclass(frozen=True)
+class Latest:
+    field: str
+    search: str = ""  # the start of a cell id
+    sort: str = "worst"  # worst predicted first (see `higher_is_worse`), best, cell, newest
+    limit: int = 50
+    offset: int = 0
+
+    def order(self) -> list[str]:
+        """Sort keys, Django style ("-" = descending)."""
+        worst_first = "-worst" if higher_is_worse(self.field) else "worst"
+        best_first = worst_first[1:] if worst_first.startswith("-") else "-worst"
+        return {"worst": [worst_first, "cell"], "best": [best_first, "cell"], "cell": ["cell"],
+                "newest": ["-origin", "cell"]}[self.sort]
+
+
 class ForecastStore(ABC):
     name: str
 
@@ -62,6 +82,19 @@ class ForecastStore(ABC):
         """(count, one page of rows) ordered by cell, target, origin."""
 
     @abstractmethod
+    def _append_latest(self, result: BatchResult, created: datetime) -> None:
+        """Make these each cell's latest forecast of the field (a newer origin wins)."""
+
+    @abstractmethod
+    def latest(self, latest: Latest) -> tuple[int, list[dict]]:
+        """(count, one page) of each cell's latest forecast: cell, origin, model_name, version,
+        window_seconds, values (one per step), worst."""
+
+    @abstractmethod
+    def latest_fields(self) -> list[str]:
+        """Fields with a latest forecast."""
+
+    @abstractmethod
     def prune(self, *, before: datetime) -> int:
         """Delete forecasts made before `before`; how many (ClickHouse: its TTL does it, 0)."""
 
@@ -71,7 +104,7 @@ class ForecastStore(ABC):
             return 0
         created = timezone.now()
         self._append(result, created)
-        _write_latest(result, created)
+        self._append_latest(result, created)
         return len(result.forecasts) * result.steps
 
 
@@ -86,25 +119,46 @@ def _rows(result: BatchResult, created: datetime):
                        created_at=created)
 
 
-@transaction.atomic
-def _write_latest(result: BatchResult, created: datetime) -> None:
-    worse_high = higher_is_worse(result.output_field)
-    rows = []
-    for forecast in result.forecasts:
-        values = [float(v) for v in forecast.values]
-        rows.append(LatestForecast(
-            field=result.output_field, cell=forecast.cell_id, model_id=result.entry.model_id,
-            model_name=result.entry.model_name, version=result.entry.version,
-            origin=datetime.fromtimestamp(forecast.origin, UTC), window_seconds=result.window_seconds,
-            values=values, worst=max(values) if worse_high else min(values), updated_at=created))
-    LatestForecast.objects.bulk_create(
-        rows, batch_size=2000, update_conflicts=True, unique_fields=["field", "cell"],
-        update_fields=["model_id", "model_name", "version", "origin", "window_seconds", "values", "worst",
-                       "updated_at"])
+def _worst(result: BatchResult) -> np.ndarray:
+    values = np.stack([f.values for f in result.forecasts])
+    return values.max(axis=1) if higher_is_worse(result.output_field) else values.min(axis=1)
 
 
 class DatabaseStore(ForecastStore):
+    """The history in `StoredForecast`, each cell's latest in `LatestForecast` (upserted)."""
+
     name = "database"
+
+    @transaction.atomic
+    def _append_latest(self, result: BatchResult, created: datetime) -> None:
+        worst = _worst(result)
+        # A late write of an older origin (a slow chunk of an earlier run) must not replace a newer one.
+        newest = dict(LatestForecast.objects.select_for_update().filter(
+            field=result.output_field, cell__in=[f.cell_id for f in result.forecasts]).values_list("cell", "origin"))
+        rows = [LatestForecast(
+            field=result.output_field, cell=f.cell_id, model_id=result.entry.model_id,
+            model_name=result.entry.model_name, version=result.entry.version,
+            origin=origin, window_seconds=result.window_seconds,
+            values=[float(v) for v in f.values], worst=float(worst[i]), updated_at=created)
+            for i, f in enumerate(result.forecasts)
+            if (origin := datetime.fromtimestamp(f.origin, UTC)) >= newest.get(f.cell_id, origin)]
+        LatestForecast.objects.bulk_create(
+            rows, batch_size=2000, update_conflicts=True, unique_fields=["field", "cell"],
+            update_fields=["model_id", "model_name", "version", "origin", "window_seconds", "values", "worst",
+                           "updated_at"])
+
+    def latest(self, latest: Latest) -> tuple[int, list[dict]]:
+        from django.db.models import CharField
+        from django.db.models.functions import Cast
+
+        rows = LatestForecast.objects.filter(field=latest.field)
+        if latest.search:
+            rows = rows.annotate(cell_text=Cast("cell", CharField())).filter(cell_text__startswith=latest.search)
+        page = rows.order_by(*latest.order()).values(*LATEST_COLUMNS)[latest.offset:latest.offset + latest.limit]
+        return rows.count(), list(page)
+
+    def latest_fields(self) -> list[str]:
+        return sorted(LatestForecast.objects.values_list("field", flat=True).distinct())
 
     def _append(self, result: BatchResult, created: datetime) -> None:
         StoredForecast.objects.bulk_create([StoredForecast(**row) for row in _rows(result, created)],
@@ -124,6 +178,7 @@ class DatabaseStore(ForecastStore):
         return StoredForecast.objects.filter(created_at__lt=before).delete()[0]
 
 
+LATEST_COLUMNS = ("cell", "origin", "model_name", "version", "window_seconds", "values", "worst")
 COLUMNS = ("field", "cell", "model_id", "model_name", "version", "origin", "step", "target", "window_seconds",
            "value", "lower", "upper", "created_at")
 
@@ -162,6 +217,12 @@ class ClickHouseStore(ForecastStore):
             "target DateTime('UTC'), window_seconds UInt32, value Float64, lower Nullable(Float64), "
             "upper Nullable(Float64), created_at DateTime64(3, 'UTC')) "
             "ENGINE = ReplacingMergeTree(created_at) ORDER BY (field, cell, target, origin)" + ttl)
+        # Each cell's newest forecast: the row with the greatest origin wins (read with FINAL).
+        client.command(
+            f"CREATE TABLE IF NOT EXISTS {self.table}_latest (field LowCardinality(String), cell Int64, "
+            "model_name LowCardinality(String), version UInt32, origin DateTime('UTC'), window_seconds UInt32, "
+            "values Array(Float64), worst Float64, created_at DateTime64(3, 'UTC')) "
+            "ENGINE = ReplacingMergeTree(origin) ORDER BY (field, cell)" + ttl)
 
     def _run(self, call):
         try:
@@ -173,7 +234,6 @@ class ClickHouseStore(ForecastStore):
 
     def _append(self, result: BatchResult, created: datetime) -> None:
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         n, steps, ws = len(result.forecasts), result.steps, result.window_seconds
         cells = np.repeat(np.array([f.cell_id for f in result.forecasts], dtype=np.int64), steps)
@@ -194,10 +254,59 @@ class ClickHouseStore(ForecastStore):
             "value": pa.array(values),
             "created_at": pa.array(np.full(len(cells), int(created.timestamp() * 1000)), pa.timestamp("ms", tz="UTC")),
         })
+        self._insert(self.table, block)
+
+    def _append_latest(self, result: BatchResult, created: datetime) -> None:
+        import pyarrow as pa
+
+        n = len(result.forecasts)
+        values = np.stack([f.values for f in result.forecasts]).astype(np.float64)
+        entry = result.entry
+        self._insert(f"{self.table}_latest", pa.table({
+            "field": pa.array([result.output_field] * n),
+            "cell": pa.array(np.array([f.cell_id for f in result.forecasts], dtype=np.int64)),
+            "model_name": pa.array([entry.model_name] * n),
+            "version": pa.array(np.full(n, entry.version, dtype=np.uint32)),
+            "origin": pa.array(np.array([f.origin for f in result.forecasts], dtype=np.int64) * 1000,
+                               pa.timestamp("ms", tz="UTC")),
+            "window_seconds": pa.array(np.full(n, result.window_seconds, dtype=np.uint32)),
+            "values": pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), values.shape[1]).cast(
+                pa.list_(pa.float64())),
+            "worst": pa.array(_worst(result)),
+            "created_at": pa.array(np.full(n, int(created.timestamp() * 1000)), pa.timestamp("ms", tz="UTC")),
+        }))
+
+    def _insert(self, table: str, block) -> None:
+        import pyarrow.parquet as pq
+
         buffer = io.BytesIO()
         pq.write_table(block, buffer, compression="lz4")
-        self._run(lambda c: c.raw_insert(self.table, column_names=block.column_names,
-                                         insert_block=buffer.getvalue(), fmt="Parquet"))
+        self._run(lambda c: c.raw_insert(table, column_names=block.column_names, insert_block=buffer.getvalue(),
+                                         fmt="Parquet"))
+
+    def latest(self, latest: Latest) -> tuple[int, list[dict]]:
+        where, parameters = "field = {field:String}", {"field": latest.field}
+        if latest.search:
+            where += " AND startsWith(toString(cell), {search:String})"
+            parameters["search"] = latest.search
+        order = ", ".join(f"{key[1:]} DESC" if key.startswith("-") else key for key in latest.order())
+        table = f"{self.table}_latest"
+        count = self._run(lambda c: c.query(f"SELECT count() FROM {table} FINAL WHERE {where}",
+                                            parameters=parameters).result_rows[0][0])
+        rows = self._run(lambda c: c.query(
+            f"SELECT {', '.join(LATEST_COLUMNS)} FROM {table} FINAL WHERE {where} ORDER BY {order} "
+            f"LIMIT {int(latest.limit)} OFFSET {int(latest.offset)}", parameters=parameters).result_rows)
+        out = []
+        for row in rows:
+            item = dict(zip(LATEST_COLUMNS, row, strict=True))
+            item["origin"] = item["origin"].replace(tzinfo=UTC) if item["origin"].tzinfo is None else item["origin"]
+            item["values"] = [float(v) for v in item["values"]]
+            out.append(item)
+        return int(count), out
+
+    def latest_fields(self) -> list[str]:
+        return [r[0] for r in self._run(lambda c: c.query(
+            f"SELECT DISTINCT field FROM {self.table}_latest ORDER BY field").result_rows)]
 
     def query(self, query: Query) -> tuple[int, list[dict]]:
         where, parameters = ["field = {field:String}"], {"field": query.field}
@@ -253,4 +362,4 @@ def prune() -> dict:
         return {"forecasts": 0, "latest": 0}
     before = timezone.now() - timedelta(days=days)
     return {"forecasts": get_store().prune(before=before),
-            "latest": LatestForecast.objects.filter(updated_at__lt=before).delete()[0]}
+            "latest": LatestForecast.objects.filter(updated_at__lt=before).delete()[0]}  # database store

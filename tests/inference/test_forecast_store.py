@@ -9,8 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from inference.batch import forecast_batch
-from inference.forecast_store import Query, get_store
-from inference.models import LatestForecast
+from inference.forecast_store import Latest, Query, get_store
 from tests.factories import known_version
 
 pytestmark = pytest.mark.django_db
@@ -50,7 +49,10 @@ def test_writes_are_idempotent_and_read_back(result, store_settings):
             assert row["origin"] == datetime.fromtimestamp(forecast.origin, UTC)
             assert row["target"] == row["origin"] + timedelta(seconds=10 * k)
             assert row["lower"] is None and row["upper"] is None and row["version"] == 1
-    assert LatestForecast.objects.filter(field=FIELD).count() == len(result.forecasts)
+    count, latest = store.latest(Latest(field=FIELD, limit=1000))
+    assert count == len(result.forecasts) == len(latest)  # one per cell, though written twice
+    values = {f.cell_id: f.values.tolist() for f in result.forecasts}
+    assert all(row["values"] == pytest.approx(values[row["cell"]]) for row in latest)
 
 
 def test_forecasts_api_pages_and_filters(api, result, store_settings):

@@ -1,5 +1,6 @@
-"""The Network page: every cell's latest stored forecast, paged, searched by cell id, sorted
-worst first; its HTMX partial; a field never forecast."""
+"""The Network page on both stores: every cell's latest stored forecast, paged, searched by cell
+id, sorted worst first; its HTMX partial; a field never forecast; a newer forecast replaces an
+older one and an older one never replaces a newer."""
 
 from __future__ import annotations
 
@@ -10,11 +11,20 @@ import numpy as np
 import pytest
 
 from inference.batch import BatchResult, CellForecast
-from inference.forecast_store import DatabaseStore
+from inference.forecast_store import get_store
 from tests.test_pages import logged_in
 
 pytestmark = pytest.mark.django_db
 FIELD = "sinr_mean"
+
+
+@pytest.fixture(params=["database", "clickhouse"], autouse=True)
+def store(request, settings):
+    settings.FORECAST_STORE = request.param
+    if request.param == "clickhouse":
+        settings.CLICKHOUSE_DSN = request.getfixturevalue("clickhouse_dsn")
+        settings.FORECAST_CLICKHOUSE_TABLE = f"cellwise_test.network_{uuid.uuid4().hex[:12]}"
+    return request.param
 
 
 class _Entry:  # what a BatchResult needs of a cache entry
@@ -26,7 +36,7 @@ def stored(cells: int = 130) -> dict[int, float]:
     rng = np.random.default_rng(7)
     forecasts = [CellForecast(cell_id=100_000 + i, origin=1_750_000_000, input_start=1_749_999_000,
                               values=rng.normal(10, 5, size=3)) for i in range(cells)]
-    DatabaseStore().write(BatchResult(entry=_Entry, output_field=FIELD, window_seconds=60, steps=3,
+    get_store().write(BatchResult(entry=_Entry, output_field=FIELD, window_seconds=60, steps=3,
                                       source="test", forecasts=forecasts))
     return {f.cell_id: float(f.values.min()) for f in forecasts}
 
@@ -70,3 +80,14 @@ def test_a_field_without_forecasts_says_how_to_get_them(user):
 
 def test_needs_a_login(client):
     assert client.get("/network/").status_code == 302
+
+
+def test_the_latest_forecast_of_a_cell_wins(user):
+    stored(3)
+    newer = CellForecast(cell_id=100_001, origin=1_750_000_060, input_start=1_749_999_060, values=np.array([-99.0] * 3))
+    older = CellForecast(cell_id=100_002, origin=1_749_999_940, input_start=1_749_998_940, values=np.array([-98.0] * 3))
+    get_store().write(BatchResult(entry=_Entry, output_field=FIELD, window_seconds=60, steps=3, source="test",
+                                  forecasts=[newer, older]))
+    html = logged_in(user).get("/network/", {"field": FIELD}).content.decode()
+    assert "3 cells" in html and cells_on(html)[0] == 100_001 and "-99" in html
+    assert "-98" not in html  # the late write of an older origin did not replace the newer forecast
