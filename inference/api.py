@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
 from ninja import Field, Query, Router, Schema
 
@@ -88,8 +89,8 @@ def ready_cells(request, output_field: str = Query(..., pattern=FIELD_NAME_PATTE
 
 class BatchIn(Schema):
     output_field: str = Field(pattern=FIELD_NAME_PATTERN)
-    cells: list[int] | None = Field(None, min_length=1, max_length=BATCH_MAX_CELLS,
-                                    description="cell ids (default: every cell of the source)")
+    cells: list[Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]] | None = Field(
+        None, min_length=1, max_length=BATCH_MAX_CELLS, description="cell ids (default: every cell of the source)")
     model_id: uuid.UUID | None = None
     limit: int = Field(1000, ge=1, le=BATCH_MAX_CELLS, description="cells per page")
     offset: int = Field(0, ge=0, le=10**9, description="cells to skip (in ascending cell order)")

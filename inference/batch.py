@@ -14,7 +14,7 @@ input ends). A cell that cannot be forecast is listed with the reason instead of
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,7 +24,7 @@ from inference.forecasting import resolve
 from inference.instruments import INFERENCE_SECONDS, INFERENCES
 from telemetry.base import TelemetrySource
 from telemetry.batch import WindowBatch, as_cells
-from telemetry.sources import latest_source
+from telemetry.sources import is_known_cell, latest_source
 
 
 @dataclass(frozen=True)
@@ -76,9 +76,10 @@ def complete_tails(batch: WindowBatch, inputs: Sequence[str], outputs: Sequence[
 
 
 def forecast_windows(entry: cache.Entry, batch: WindowBatch, output_field: str, *,
-                     source_name: str, known: frozenset[int] | None = None) -> BatchResult:
+                     source_name: str, is_known: Callable[[int], bool] | None = None) -> BatchResult:
     """Forecast every cell of `batch` (the latest windows of each) that has a complete lookback.
-    `known`: the source's cells, to tell an unknown cell from a short one (None: not told)."""
+    `is_known(cell)`: asked only of cells that cannot be forecast, to tell an unknown cell from a
+    short one (None: not told)."""
     bundle = entry.loaded.bundle
     result = BatchResult(entry=entry, output_field=output_field, window_seconds=bundle.window_seconds,
                          steps=bundle.forecast, source=source_name)
@@ -87,7 +88,7 @@ def forecast_windows(entry: cache.Entry, batch: WindowBatch, output_field: str, 
     ready = found >= bundle.lookback
     for i in np.flatnonzero(~ready):
         cell = int(batch.cells[i])
-        if known is not None and cell not in known:
+        if is_known is not None and not is_known(cell):
             result.skipped.append(Skipped(cell, f"cell {cell} is unknown to {source_name}"))
         else:
             result.skipped.append(Skipped(
@@ -117,15 +118,14 @@ def forecast_chunks(*, output_field: str, cells: Sequence[int] | np.ndarray | No
     entry = cache.get(version_id) if version_id is not None else resolve(output_field, model_id)
     bundle = entry.loaded.bundle
     source = source or latest_source()
-    everything = cells is None
-    listed = source.cells()
-    wanted = as_cells(listed if everything else cells)
-    known = None if everything else frozenset(int(c) for c in listed)
+    wanted = as_cells(source.cells() if cells is None else cells)
+    # Only given cells can be unknown; the source's cell list is kept per process (is_known_cell).
+    known = None if cells is None else (lambda cell: is_known_cell(cell, source))
     fields = list(dict.fromkeys(bundle.input_fields + bundle.output_fields))
     for batch in source.latest_windows_chunks(cells=wanted, window_seconds=bundle.window_seconds,
                                               count=bundle.lookback, fields=fields, chunk_size=chunk_size):
         began = time.perf_counter()
-        result = forecast_windows(entry, batch, output_field, source_name=source.name, known=known)
+        result = forecast_windows(entry, batch, output_field, source_name=source.name, is_known=known)
         if result.forecasts:
             INFERENCES.labels(model=str(entry.model_id), field=output_field).inc(len(result.forecasts))
             INFERENCE_SECONDS.labels(field=output_field).observe(time.perf_counter() - began)
