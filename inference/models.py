@@ -58,6 +58,9 @@ class ForecastRun(models.Model):
         constraints = [models.UniqueConstraint(fields=["field", "origin"], name="forecast_run_once_per_slot")]
         indexes = [models.Index(fields=["created_at"], name="forecast_run_created")]
 
+    def __str__(self) -> str:
+        return f"{self.field} at {self.origin:%Y-%m-%d %H:%M:%S}"
+
 
 class ForecastChunk(models.Model):
     """A run's share for one worker task: claimed queued → running by a conditional update."""
@@ -81,6 +84,9 @@ class ForecastChunk(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "index"], name="forecast_chunk_once")]
+
+    def __str__(self) -> str:
+        return f"chunk {self.index} of {self.run}"
 
 
 class LatestForecast(models.Model):

@@ -170,3 +170,19 @@ def test_forecast_all_command_stores_every_ready_cell(make_model, settings):
         call_command("forecast_all", "rsrp_mean", stdout=StringIO())
     with pytest.raises(CommandError, match="--cells"):
         call_command("forecast_all", FIELD, "--cells", "1,x", stdout=StringIO())
+
+
+def test_runs_and_chunks_show_in_the_admin(admin_client, make_model, settings):
+    from inference import services
+
+    model = make_model(input_fields=[FIELD], output_fields=[FIELD], window_duration_seconds=10, lookback_steps=4)
+    version = known_version(model)
+    run = services.forecast_run_create(field=FIELD, origin=1_700_000_000, version_id=version.id, cells=[1, 2, 3],
+                                       chunk_cells=2)
+    assert services.forecast_run_create(field=FIELD, origin=1_700_000_000, version_id=version.id, cells=[1],
+                                        chunk_cells=2) is None  # the slot is taken
+    listing = admin_client.get("/admin/inference/forecastrun/")
+    assert listing.status_code == 200 and FIELD in listing.content.decode()
+    page = admin_client.get(f"/admin/inference/forecastrun/{run.id}/change/")
+    assert page.status_code == 200 and "Queued" in page.content.decode()  # its chunks, inline
+    assert admin_client.get("/admin/inference/forecastchunk/").status_code == 200
