@@ -285,7 +285,8 @@ class ClickHouseStore(ForecastStore):
                                          fmt="Parquet"))
 
     def latest(self, latest: Latest) -> tuple[int, list[dict]]:
-        where, parameters = "field = {field:String}", {"field": latest.field}
+        where = "field = {field:String}"
+        parameters: dict[str, object] = {"field": latest.field}
         if latest.search:
             where += " AND startsWith(toString(cell), {search:String})"
             parameters["search"] = latest.search
@@ -309,7 +310,8 @@ class ClickHouseStore(ForecastStore):
             f"SELECT DISTINCT field FROM {self.table}_latest ORDER BY field").result_rows)]
 
     def query(self, query: Query) -> tuple[int, list[dict]]:
-        where, parameters = ["field = {field:String}"], {"field": query.field}
+        where = ["field = {field:String}"]
+        parameters: dict[str, object] = {"field": query.field}
         if query.cell is not None:
             where.append("cell = {cell:Int64}")
             parameters["cell"] = query.cell
@@ -350,7 +352,7 @@ def get_store() -> ForecastStore:
         raise ValueError("FORECAST_STORE=clickhouse needs CLICKHOUSE_DSN")
     key = (kind, settings.CLICKHOUSE_DSN, settings.FORECAST_CLICKHOUSE_TABLE, settings.FORECAST_RETENTION_DAYS)
     if key not in _stores:
-        _stores[key] = (ClickHouseStore(settings.CLICKHOUSE_DSN, settings.FORECAST_CLICKHOUSE_TABLE,
+        _stores[key] = (ClickHouseStore(str(settings.CLICKHOUSE_DSN), settings.FORECAST_CLICKHOUSE_TABLE,
                                         settings.FORECAST_RETENTION_DAYS) if kind == "clickhouse" else DatabaseStore())
     return _stores[key]
 

@@ -32,6 +32,9 @@ class StoredForecast(models.Model):
         indexes = [models.Index(fields=["field", "target"], name="stored_forecast_field_target"),
                    models.Index(fields=["created_at"], name="stored_forecast_created")]
 
+    def __str__(self) -> str:
+        return f"{self.field} of cell {self.cell} at {self.target:%Y-%m-%d %H:%M:%S} (step {self.step})"
+
 
 class ForecastRun(models.Model):
     """One scheduled forecast of every cell of a field at one window slot; the unique row is the
@@ -107,3 +110,6 @@ class LatestForecast(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["field", "cell"], name="latest_forecast_one_per_cell")]
         indexes = [models.Index(fields=["field", "worst"], name="latest_forecast_field_worst")]
+
+    def __str__(self) -> str:
+        return f"{self.field} of cell {self.cell} from {self.origin:%Y-%m-%d %H:%M:%S}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -20,8 +21,6 @@ def forecast_tick() -> list[str]:
     3. After commit, queue one `forecast_chunk` task per chunk: any worker on the broker takes one.
     A failing field is logged and never stops the others.
     """
-    from django_q.tasks import async_task
-
     from core.errors import DomainError
     from inference import cache, services
     from registry.models import FieldBest
@@ -44,10 +43,16 @@ def forecast_tick() -> list[str]:
             done.append(f"{field}: slot {slot} already claimed")
             continue
         chunk_ids = list(run.chunk_rows.order_by("index").values_list("id", flat=True))
-        transaction.on_commit(lambda ids=chunk_ids: [async_task("inference.tasks.forecast_chunk", i,
-                                                                task_name=f"forecast-chunk-{i}") for i in ids])
+        transaction.on_commit(partial(_queue_chunks, chunk_ids))
         done.append(f"{field}: {run.cells} cells in {run.chunks} chunks")
     return done
+
+
+def _queue_chunks(chunk_ids: list[int]) -> None:
+    from django_q.tasks import async_task
+
+    for chunk_id in chunk_ids:
+        async_task("inference.tasks.forecast_chunk", chunk_id, task_name=f"forecast-chunk-{chunk_id}")
 
 
 def forecast_chunk(chunk_id: int) -> dict:

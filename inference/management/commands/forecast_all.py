@@ -31,7 +31,8 @@ class Command(BaseCommand):
             wanted = [int(c) for c in cells.split(",") if c.strip()] or None
         except ValueError as error:
             raise CommandError(f"--cells takes comma-separated cell ids: {error}") from error
-        began, forecast, rows, reasons = time.perf_counter(), 0, 0, Counter()
+        began, forecast, rows = time.perf_counter(), 0, 0
+        reasons: Counter[str] = Counter()
         store = None if no_store else get_store()
         try:
             for result in forecast_chunks(output_field=field, cells=wanted, model_id=model,
