@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.http import HttpRequest
 from django.utils import timezone
 from ninja.errors import HttpError
 from ninja.security import APIKeyCookie, APIKeyHeader, HttpBearer
@@ -18,6 +19,7 @@ from ninja.utils import check_csrf
 from access.models import ApiToken, hash_token
 from access.roles import is_operator
 from core.errors import Forbidden
+from core.types import Actor
 
 
 def user_for_token(token: str | None):
@@ -87,7 +89,8 @@ WRITE_AUTH = [BearerToken(write=True), ApiKeyHeader(write=True), Session(write=T
 READ_AUTH = [public_reads, BearerToken(), ApiKeyHeader(), Session()]
 
 
-def caller(request):
+def caller(request: HttpRequest) -> Actor:
     """The authenticated user behind a request (token or session), or None."""
-    user = request.auth if hasattr(request.auth, "is_authenticated") else request.user
+    auth = getattr(request, "auth", None)  # set by ninja's authentication
+    user = auth if hasattr(auth, "is_authenticated") else request.user
     return user if user is not None and user.is_authenticated else None

@@ -4,10 +4,13 @@ and the dependency watcher's view."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from django import forms
 from django.contrib import admin, messages
 
 from access.admin import ReadOnlyAdmin
+from access.feedback import call_service
 from alerts import services
 from alerts.models import AlertEvent, Delivery, DeliveryAttempt, DependencyStatus, Webhook, WebhookEvent
 from core.errors import DomainError
@@ -36,7 +39,8 @@ class WebhookAdminForm(forms.ModelForm):
         return [f.strip() for f in self.cleaned_data["kpi_fields"].split(",") if f.strip()]
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if self.errors:
             return data
         try:
@@ -134,11 +138,8 @@ class DeliveryAdmin(ReadOnlyAdmin):
     @admin.action(description="Send the selected deliveries again now")
     def retry_now(self, request, queryset):
         for delivery in queryset:
-            try:
-                services.delivery_retry(delivery=delivery, user=request.user)
-                self.message_user(request, f"delivery {delivery.id} queued again", messages.SUCCESS)
-            except DomainError as error:
-                self.message_user(request, error.message, messages.WARNING)
+            call_service(request, partial(services.delivery_retry, delivery=delivery, user=request.user),
+                         success=f"delivery {delivery.id} queued again", error_level=messages.WARNING)
 
 
 @admin.register(AlertEvent)

@@ -77,8 +77,8 @@ def attempt(delivery: Delivery) -> Outcome:
     if response.is_success:
         return Outcome(True, response.status_code, elapsed_ms())
     text = answer[:300].decode(errors="replace").strip()
-    error = f"HTTP {response.status_code}" + (f": {text}" if text else "")
-    return Outcome(False, response.status_code, elapsed_ms(), error, _retry_after(response))
+    problem = f"HTTP {response.status_code}" + (f": {text}" if text else "")
+    return Outcome(False, response.status_code, elapsed_ms(), problem, _retry_after(response))
 
 
 def deliver(delivery_id: int) -> str:

@@ -35,6 +35,7 @@ from alerts.models import (
 )
 from core.errors import FIELD_NAME_PATTERN, Conflict, Invalid
 from core.events import actor_name
+from core.types import Actor
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,99}$"
 SUBSCRIBABLE = [t for t in EventType.values if t != EventType.TEST]  # a test goes to the webhook that asked
@@ -59,7 +60,7 @@ def url_problem(url: str) -> str | None:
 
 def _validated(*, name: str, url: str, secret: str, event_types: Sequence[str], fields: Sequence[str],
                format: str) -> dict[str, Any]:
-    problems = []
+    problems: list[str | None] = []
     if not isinstance(name, str) or not re.fullmatch(NAME_PATTERN, name):
         problems.append("name must be 1-100 letters, digits, spaces, '_', '.' or '-' (starting with a letter or digit)")
     problems.append(url_problem(url))
@@ -72,14 +73,14 @@ def _validated(*, name: str, url: str, secret: str, event_types: Sequence[str], 
         problems.append(f"fields must be at most {MAX_FIELDS} KPI field names (letters, digits, '_', '.', ':', '-')")
     if format not in Format.values:
         problems.append(f"format must be one of {', '.join(Format.values)}")
-    problems = [p for p in problems if p]
-    if problems:
-        raise Invalid("; ".join(problems))
+    found = [p for p in problems if p]
+    if found:
+        raise Invalid("; ".join(found))
     return {"name": name, "url": url, "secret": secret, "event_types": sorted(set(event_types)),
             "fields": sorted(set(fields)), "format": format}
 
 
-def _webhook_event(webhook: Webhook, *, kind: str, user, message: str, **details) -> None:
+def _webhook_event(webhook: Webhook, *, kind: str, user: Actor, message: str, **details: Any) -> None:
     WebhookEvent.objects.create(webhook_id=webhook.id, webhook_name=webhook.name, kind=kind,
                                 actor=actor_name(user), message=message, details=details)
 
@@ -103,7 +104,8 @@ def webhook_check(*, webhook_id=None, name: str, url: str, secret: str | None, e
 
 @transaction.atomic
 def webhook_create(*, name: str, url: str, secret: str | None = None, event_types: Sequence[str] = (),
-                   fields: Sequence[str] = (), format: str = Format.JSON, active: bool = True, user=None) -> Webhook:
+                   fields: Sequence[str] = (), format: str = Format.JSON, active: bool = True,
+                   user: Actor = None) -> Webhook:
     """A new endpoint; without a secret one is generated (`whsec_…`)."""
     values = _validated(name=name, url=url, secret=secret or signing.new_secret(), event_types=event_types,
                         fields=fields, format=format)
@@ -115,7 +117,7 @@ def webhook_create(*, name: str, url: str, secret: str | None = None, event_type
 
 
 @transaction.atomic
-def webhook_update(*, webhook: Webhook, user=None, rotate_secret: bool = False, **changes) -> Webhook:
+def webhook_update(*, webhook: Webhook, user: Actor = None, rotate_secret: bool = False, **changes) -> Webhook:
     """Change any of name, url, secret, event_types, fields, format, active; `rotate_secret`
     replaces the secret with a new generated one."""
     allowed = {"name", "url", "secret", "event_types", "fields", "format", "active"}
@@ -140,14 +142,14 @@ def webhook_update(*, webhook: Webhook, user=None, rotate_secret: bool = False, 
 
 
 @transaction.atomic
-def webhook_delete(*, webhook: Webhook, user=None) -> None:
+def webhook_delete(*, webhook: Webhook, user: Actor = None) -> None:
     """Removes the webhook and its delivery log (the events stay)."""
     _webhook_event(webhook, kind="deleted", user=user, message=f"webhook {webhook.name} deleted", url=webhook.url)
     Webhook.objects.filter(id=webhook.id).delete()
 
 
 @transaction.atomic
-def webhook_test(*, webhook: Webhook, user=None) -> AlertEvent:
+def webhook_test(*, webhook: Webhook, user: Actor = None) -> AlertEvent:
     """Send a `test` event to this webhook only (whatever its filters, active or not)."""
     _webhook_event(webhook, kind="test_sent", user=user, message=f"test event sent by {actor_name(user)}")
     return alert_emit(
@@ -262,7 +264,7 @@ def deliveries_expire() -> int:
 
 
 @transaction.atomic
-def delivery_retry(*, delivery: Delivery, user=None) -> Delivery:
+def delivery_retry(*, delivery: Delivery, user: Actor = None) -> Delivery:
     """Send a failed or waiting delivery again now, with a fresh retry span."""
     now = timezone.now()
     moved = (Delivery.objects.filter(id=delivery.id, status__in=[DeliveryStatus.PENDING, DeliveryStatus.FAILED])

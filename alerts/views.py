@@ -3,6 +3,8 @@ dependency watcher sees; one webhook's page with its settings, a test event and 
 
 from __future__ import annotations
 
+from functools import partial
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -10,6 +12,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from access.feedback import call_service
 from access.roles import is_operator, operator_required
 from alerts import selectors, services
 from alerts.links import origin
@@ -132,11 +135,9 @@ def webhook_delete(request, webhook_id):
 def delivery_retry(request, delivery_id: int):
     try:
         delivery = selectors.delivery_get(delivery_id)
-        services.delivery_retry(delivery=delivery, user=request.user)
-        messages.success(request, f"delivery {delivery_id} queued again")
     except NotFound as error:
         raise Http404(error.message) from error
-    except DomainError as error:
-        messages.error(request, error.message)
+    if not call_service(request, partial(services.delivery_retry, delivery=delivery, user=request.user),
+                        success=f"delivery {delivery_id} queued again"):
         return redirect("alerts")
     return redirect("alerts-webhook", webhook_id=delivery.webhook_id)

@@ -27,6 +27,7 @@ from typing import TypeVar
 
 from django.conf import settings
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_before_delay, wait_exponential_jitter
+from tenacity.stop import stop_base
 
 from core import shutdown
 from core.errors import DependencyDown
@@ -144,7 +145,7 @@ def call(dependency: str, attempt: Callable[[float], T], *, timeout: float,
     state = breaker(key or dependency)
     trial = state.admit(dependency) if profile.fail_fast else False
     began = time.monotonic()
-    stop = stop_after_attempt(attempts or profile.attempts)
+    stop: stop_base = stop_after_attempt(attempts or profile.attempts)
     if profile.deadline_seconds is not None:
         stop = stop | stop_before_delay(profile.deadline_seconds)
     first_wait = profile.backoff_seconds if backoff_seconds is None else backoff_seconds

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from ninja import Field, Query, Router, Schema
 
 from access.auth import READ_AUTH
+from access.paging import PageParams
 from access.responses import errors
 from core.errors import FIELD_NAME_PATTERN
 from inference.forecasting import forecast_cell
@@ -55,7 +56,8 @@ def infer(request, body: InferenceIn):
 
 class CellReadinessOut(Schema):
     cell_id: int
-    complete_windows: int
+    complete_windows: int | None  # null when not checked
+    checked: bool
     ready: bool
 
 
@@ -67,24 +69,42 @@ class ReadinessOut(Schema):
     lookback_steps: int
     total_cells: int
     scanned_cells: int
+    ready_count: int
+    valid_until: datetime
+    count: int
+    limit: int
+    offset: int
     ready_cells: list[int]
     cells: list[CellReadinessOut]
     unchecked_cells: list[int]
 
 
+class ReadinessQuery(PageParams):
+    output_field: str = Field(..., pattern=FIELD_NAME_PATTERN)
+    model_id: uuid.UUID | None = None
+    q: str = Field("", max_length=20, pattern=r"^[0-9-]*$", description="part of a cell id")
+    ready: bool | None = Field(None, description="only ready (true) or only not ready (false) cells")
+
+
 @router.get("/cells", response={200: ReadinessOut, **errors(401, 404, 409, 422, 502, 503)}, auth=READ_AUTH)
-def ready_cells(request, output_field: str = Query(..., pattern=FIELD_NAME_PATTERN), model_id: uuid.UUID | None = None):
+def ready_cells(request, query: Query[ReadinessQuery]):
     """Which cells can be forecast now with the model that would run (the field's best, or
-    model_id): each cell's complete contiguous latest windows against the lookback it needs.
-    Ready cells first. The scan stops after 500 cells or 2 s (`scanned_cells` < `total_cells`;
-    the rest are in `unchecked_cells`) and is cached for a minute."""
-    readiness = cell_readiness(output_field=output_field, model_id=model_id)
+    model_id): each cell's complete contiguous latest windows against the lookback it needs,
+    over every cell of the network (ClickHouse, bundled data; the Data Storage API stops after
+    READINESS_BUDGET_SECONDS, the rest not checked), computed once per window (`valid_until`).
+    Ready cells first, then not ready, then not checked; paged (`count` cells match `q` and
+    `ready`); `ready_cells` and `unchecked_cells` are those of this page."""
+    readiness = cell_readiness(output_field=query.output_field, model_id=query.model_id)
+    count, rows = readiness.page(search=query.q, ready=query.ready, limit=query.limit, offset=query.offset)
     return {"model_id": readiness.model_id, "model_name": readiness.model_name, "version": readiness.version,
-            "output_field": output_field, "lookback_steps": readiness.needed, "total_cells": readiness.total_cells,
-            "scanned_cells": readiness.scanned, "ready_cells": readiness.ready_cells,
-            "cells": [{"cell_id": c.cell_id, "complete_windows": c.complete_windows, "ready": c.ready}
-                      for c in readiness.cells],
-            "unchecked_cells": readiness.unchecked}
+            "output_field": query.output_field, "lookback_steps": readiness.needed,
+            "total_cells": readiness.total_cells, "scanned_cells": readiness.scanned,
+            "ready_count": readiness.ready_count, "valid_until": datetime.fromtimestamp(readiness.window_end, UTC),
+            "count": count, "limit": query.limit, "offset": query.offset,
+            "ready_cells": [c.cell_id for c in rows if c.ready],
+            "cells": [{"cell_id": c.cell_id, "complete_windows": c.complete_windows, "checked": c.checked,
+                       "ready": c.ready} for c in rows],
+            "unchecked_cells": [c.cell_id for c in rows if not c.checked]}
 
 
 class BatchIn(Schema):

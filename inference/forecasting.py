@@ -19,6 +19,8 @@ from core.errors import Conflict, Invalid, NotFound
 from inference import cache
 from inference.instruments import INFERENCE_SECONDS, INFERENCES
 from registry import selectors as registry_selectors
+from telemetry import latest_cache
+from telemetry.batch import WindowBatch
 from telemetry.frame import WindowFrame
 from telemetry.sources import is_known_cell, latest_source
 
@@ -76,17 +78,27 @@ def _is_uuid(value) -> bool:
 
 def complete_tail(frame: WindowFrame, inputs: list[str], outputs: list[str]) -> int:
     """How many of the latest windows form one contiguous run with every input and output present."""
-    if not len(frame):
-        return 0
-    ok = np.isfinite(frame.select(inputs).values).all(axis=1) & np.isfinite(frame.select(outputs).values).all(axis=1)
-    count = 0
-    for i in range(len(frame) - 1, -1, -1):  # at most `lookback` steps
-        if not ok[i]:
-            break
-        count += 1
-        if frame.gap_before[i]:
-            break
-    return count
+    batch = WindowBatch(frame.window_seconds, frame.fields, np.array([frame.cell_index]),
+                        np.array([0, len(frame)]), frame.start, frame.end, frame.values, frame.sample_count,
+                        frame.gap_before)
+    return int(complete_tails(batch, inputs, outputs)[0])
+
+
+def complete_tails(batch: WindowBatch, inputs: list[str], outputs: list[str]) -> np.ndarray:
+    """`complete_tail` of every cell of a batch at once (aligned with `batch.cells`): the one rule
+    for "can this cell be forecast", shared by the forecast and the readiness scan."""
+    fields = list(dict.fromkeys(inputs + outputs))
+    ok = np.isfinite(batch.select(fields).values).all(axis=1)
+    rows = np.arange(batch.window_count)
+    # A run ends just after a window with a missing value, and at a window that follows a gap.
+    barrier = np.where(~ok, rows + 1, np.where(batch.gap_before, rows, -1))
+    counts = batch.counts
+    tails = np.zeros(len(batch.cells), dtype=np.int64)
+    present = counts > 0
+    if present.any():
+        last_barrier = np.maximum.reduceat(barrier, batch.offsets[:-1][present])
+        tails[present] = batch.offsets[1:][present] - np.maximum(last_barrier, batch.offsets[:-1][present])
+    return tails
 
 
 def forecast_cell(*, output_field: str, cell_id: int, model_id=None) -> Forecast:
@@ -95,8 +107,8 @@ def forecast_cell(*, output_field: str, cell_id: int, model_id=None) -> Forecast
     bundle = entry.loaded.bundle
     source = latest_source()
     fields = list(dict.fromkeys(bundle.input_fields + bundle.output_fields))
-    frame = source.latest_windows(cell_index=cell_id, window_seconds=bundle.window_seconds,
-                                  count=bundle.lookback, fields=fields)
+    frame = latest_cache.latest_windows(source, cell_index=cell_id, window_seconds=bundle.window_seconds,
+                                        count=bundle.lookback, fields=fields)
     found = complete_tail(frame, bundle.input_fields, bundle.output_fields)
     if found < bundle.lookback:
         if not is_known_cell(cell_id, source):  # only asked when the forecast cannot run

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
@@ -10,16 +12,19 @@ from inference.forecasting import forecast_cell
 from inference.readiness import cell_readiness
 from registry import selectors as registry_selectors
 from registry.models import FieldBest
+from telemetry import latest_cache
 from telemetry.sources import latest_source
 
 HISTORY_WINDOWS = 60
+PICKER_MAX_OPTIONS = 200  # beyond this many cells the picker is a search box with suggestions
+SUGGESTIONS = 20
 
 
 def chart(result, field: str) -> dict:
     """The latest unbroken run of actuals (at most HISTORY_WINDOWS), then the forecast steps."""
     source = latest_source()
-    frame = source.latest_windows(cell_index=result.cell_id, window_seconds=result.window_seconds,
-                                  count=HISTORY_WINDOWS, fields=[field]).latest_run()
+    frame = latest_cache.latest_windows(source, cell_index=result.cell_id, window_seconds=result.window_seconds,
+                                        count=HISTORY_WINDOWS, fields=[field]).latest_run()
     times = [int(t) for t in frame.start] + [int(s["window_start"].timestamp()) for s in result.steps]
     actual = [float(v) for v in frame.column(field)] + [None] * len(result.steps)
     forecast = [None] * (len(frame) - 1) + [float(frame.column(field)[-1])] + [s["values"][field] for s in result.steps]
@@ -31,20 +36,60 @@ def chart(result, field: str) -> dict:
 def _pickers(chosen: dict) -> dict:
     """The form: fields, the field's models, and its cells (ready ones first, when it has a model
     to run; else the source's plain list)."""
-    context = {"fields": sorted(registry_selectors.fields_with_models()),
+    context: dict[str, Any] = {"fields": sorted(registry_selectors.fields_with_models()),
                "best_fields": set(FieldBest.objects.values_list("field", flat=True))}
     if chosen["field"]:
         context["models"] = registry_selectors.model_list(output_field=chosen["field"])
         try:
-            context["readiness"] = cell_readiness(output_field=chosen["field"], model_id=chosen["model"] or None)
+            readiness = cell_readiness(output_field=chosen["field"], model_id=chosen["model"] or None)
+            context["readiness"] = readiness
+            if readiness.total_cells > PICKER_MAX_OPTIONS:
+                context["cell_search"] = True
+                context["suggestions"] = _suggestions(chosen, readiness)
             return context
         except DomainError as error:
             context["readiness_note"] = error.message
     try:
-        context["cells"] = latest_source().cells()
+        cells = latest_source().cells()
     except DomainError as error:
-        context["cells"], context["error"] = [], error.message
+        cells, context["error"] = [], error.message
+    if len(cells) > PICKER_MAX_OPTIONS:
+        context["cell_search"] = True
+        context["suggestions"] = _suggestions(chosen, None, cells)
+    else:
+        context["cells"] = cells
     return context
+
+
+def _suggestions(chosen: dict, readiness, cells: list[int] | None = None) -> list[dict]:
+    """At most SUGGESTIONS cells whose id contains what was typed: ready ones first."""
+    typed = "".join(ch for ch in chosen["cell"] if ch.isdigit() or ch == "-")
+    if readiness is not None:
+        _, rows = readiness.page(search=typed, limit=SUGGESTIONS)
+        return [{"cell_id": r.cell_id, "label": "ready" if r.ready else (
+            f"{r.complete_windows} of {r.needed} windows" if r.checked else "not checked")} for r in rows]
+    matching = [c for c in cells or [] if typed in str(c)][:SUGGESTIONS]
+    return [{"cell_id": c, "label": ""} for c in matching]
+
+
+@login_required
+def forecast_cells(request):
+    """The cell picker's suggestions (htmx): `<option>`s for the cells matching what was typed."""
+    chosen = {"field": request.GET.get("field", ""), "cell": request.GET.get("cell", ""),
+              "model": request.GET.get("model", "")}
+    suggestions: list[dict] = []
+    try:
+        if chosen["field"]:
+            try:
+                readiness = cell_readiness(output_field=chosen["field"], model_id=chosen["model"] or None)
+                suggestions = _suggestions(chosen, readiness)
+            except DomainError:
+                suggestions = _suggestions(chosen, None, latest_source().cells())
+        else:
+            suggestions = _suggestions(chosen, None, latest_source().cells())
+    except DomainError:
+        suggestions = []
+    return render(request, "inference/_cell_options.html", {"suggestions": suggestions})
 
 
 @login_required

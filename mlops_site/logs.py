@@ -4,8 +4,9 @@ readable text, with the bound context (request_id, job_id) merged into each."""
 from __future__ import annotations
 
 import structlog
+from structlog.types import Processor
 
-_SHARED = [
+_SHARED: list[Processor] = [
     structlog.contextvars.merge_contextvars,
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,

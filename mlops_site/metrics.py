@@ -62,9 +62,9 @@ class StateCollector:
         down = GaugeMetricFamily("cellwise_dependency_down_seconds", "How long it has been down (0 when up)",
                                  labels=["dependency"])
         now = timezone.now()
-        for status in alert_selectors.dependency_statuses():
-            up.add_metric([status.name], 1 if status.up else 0)
-            down.add_metric([status.name], 0 if status.up else (now - status.since).total_seconds())
+        for dependency in alert_selectors.dependency_statuses():
+            up.add_metric([dependency.name], 1 if dependency.up else 0)
+            down.add_metric([dependency.name], 0 if dependency.up else (now - dependency.since).total_seconds())
         yield up
         yield down
         deliveries = GaugeMetricFamily("cellwise_alert_deliveries", "Webhook deliveries by status", labels=["status"])

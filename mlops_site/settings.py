@@ -306,6 +306,22 @@ TRAINING_HOLDOUT_CELLS = env.int_list("TRAINING_HOLDOUT_CELLS")
 EVALUATION_CELLS = env.int_list("EVALUATION_CELLS")
 EVALUATION_MAX_ORIGINS_PER_CELL = env.int("EVALUATION_MAX_ORIGINS_PER_CELL", 1000, min=1)
 INFERENCE_CACHE_SIZE = env.int("INFERENCE_CACHE_SIZE", 32, min=1)
+# Training on a bounded, representative set (issue 13): a job reads at most TRAINING_MAX_CELLS
+# cells (a stratified sample of a larger network) and keeps at most TRAINING_MAX_SAMPLES samples
+# (training/sampling.py). 1,000 cells span every kind of cell many times over and read in ~1 s per
+# day of 60 s windows from ClickHouse; 200,000 samples (~55 MB for 12 steps of 5 inputs) keep an
+# epoch of the ann to seconds on one thread, and the fit's copies well under 1 GB.
+TRAINING_MAX_CELLS = env.int("TRAINING_MAX_CELLS", 1000, min=1)
+TRAINING_MAX_SAMPLES = env.int("TRAINING_MAX_SAMPLES", 200_000, min=3)
+
+# --- Latest windows and readiness at network scale (telemetry/latest_cache.py, inference/readiness.py) ---
+# A cell's latest windows are reused until its next window closes, plus this lag for the upstream
+# to write it (the Django cache: per process, shared by every process with CACHE_URL on Redis).
+LATEST_WINDOWS_CACHE = env.bool("LATEST_WINDOWS_CACHE", True)
+LATEST_WINDOWS_CACHE_LAG_SECONDS = env.float("LATEST_WINDOWS_CACHE_LAG_SECONDS", 5.0, min=0)
+# Readiness reads every cell in one pass on ClickHouse and the bundled data; over the Data Storage
+# API (one request per cell) it stops after this long and lists the rest as not checked.
+READINESS_BUDGET_SECONDS = env.float("READINESS_BUDGET_SECONDS", 2.0, min=0)
 
 # --- Web processes (gunicorn: mlops_site/gunicorn_conf.py) ------------------------------------------
 WEB_WORKERS = env.int("WEB_WORKERS", 2, min=1)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.contrib import admin, messages
 from django.db.models import OuterRef, Subquery
 
-from core.errors import DomainError
+from access.feedback import call_service
 from performance import degradation, selectors
 from performance.models import FieldEvent, FieldMonitor, MonitorEvent, ScoreRecord
 from performance.services import election
@@ -68,23 +70,19 @@ class FieldMonitorAdmin(ReadOnlyAdmin):
     @admin.action(description="Evaluate the selected fields (elect a best)")
     def evaluate(self, request, queryset):
         for monitor in queryset:
-            try:
-                election.field_evaluate(field=monitor.field, metric=selectors.election_metric(monitor.field),
-                                        user=request.user)
-                self.message_user(request, f"{monitor.field} evaluated", messages.SUCCESS)
-            except DomainError as error:
-                self.message_user(request, f"{monitor.field}: {error.message}", messages.WARNING)
+            field = monitor.field
+            call_service(request, partial(election.field_evaluate, field=field,
+                                          metric=selectors.election_metric(field), user=request.user),
+                         success=f"{field} evaluated", about=field, error_level=messages.WARNING)
 
     @admin.action(description="Re-score the best model of the selected fields now")
     def monitor_now(self, request, queryset):
+        def rescored(check: election.Check) -> str:
+            return f"{check.record.field}: {check.record.metric} {check.record.score}"
+
         for monitor in queryset:
-            try:
-                check = election.field_best_check(field=monitor.field, user=request.user)
-                self.message_user(
-                    request, f"{monitor.field}: {check.record.metric} {check.record.score}", messages.SUCCESS
-                )
-            except DomainError as error:
-                self.message_user(request, f"{monitor.field}: {error.message}", messages.WARNING)
+            call_service(request, partial(election.field_best_check, field=monitor.field, user=request.user),
+                         success=rescored, about=monitor.field, error_level=messages.WARNING)
 
 
 @admin.register(MonitorEvent)
@@ -97,23 +95,19 @@ class MonitorEventAdmin(ReadOnlyAdmin):
 
 @admin.action(description="Evaluate the fields the selected models forecast")
 def evaluate_outputs(modeladmin, request, queryset):
+    def scored(evaluation: election.Evaluation) -> str:
+        best = evaluation.best.model.name if evaluation.best else "nobody"
+        return f"{evaluation.field}: {len(evaluation.records)} scored, best {best}"
+
     for field in sorted({f for model in queryset for f in model.output_fields}):
-        try:
-            evaluation = election.field_evaluate(field=field, user=request.user)
-            best = evaluation.best.model.name if evaluation.best else "nobody"
-            modeladmin.message_user(
-                request, f"{field}: {len(evaluation.records)} scored, best {best}", messages.SUCCESS
-            )
-        except DomainError as error:
-            modeladmin.message_user(request, f"{field}: {error.message}", messages.WARNING)
+        call_service(request, partial(election.field_evaluate, field=field, user=request.user), success=scored,
+                     about=field, error_level=messages.WARNING)
 
 
 @admin.action(description="Make the selected versions' models the best for their fields")
 def set_best(modeladmin, request, queryset):
     for version in queryset.select_related("model"):
         for field in version.model.output_fields:
-            try:
-                election.field_best_override(field=field, model_id=version.model_id, user=request.user)
-                modeladmin.message_user(request, f"{version.model} is the best for {field}", messages.SUCCESS)
-            except DomainError as error:
-                modeladmin.message_user(request, f"{field}: {error.message}", messages.WARNING)
+            call_service(request, partial(election.field_best_override, field=field, model_id=version.model_id,
+                                          user=request.user),
+                         success=f"{version.model} is the best for {field}", about=field, error_level=messages.WARNING)

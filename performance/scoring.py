@@ -67,11 +67,14 @@ class EvaluationData:
         return self._cells
 
     def frame(self, cell: int, window_seconds: int) -> WindowFrame:
-        """From one day before the span (for seasonal naive) to now."""
+        """From one day before the span (for seasonal naive) to now; the first ask for a window
+        duration reads every evaluation cell in one many-cell read."""
         key = (cell, window_seconds)
         if key not in self._frames:
-            self._frames[key] = self.source.windows(cell_index=cell, window_seconds=window_seconds,
-                                                    start=self.start - DAY, end=self.now, fields=self.fields)
+            cells = self.cells if cell in self.cells else [cell]
+            batch = self.source.windows_many(cells=cells, window_seconds=window_seconds, start=self.start - DAY,
+                                             end=self.now, fields=self.fields)
+            self._frames.update(((f.cell_index, window_seconds), f) for f in batch.frames())
         return self._frames[key]
 
 

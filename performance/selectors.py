@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Window
 from django.db.models.functions import RowNumber
@@ -107,8 +108,8 @@ def dashboard_rows() -> tuple[list[dict], list[str], str]:
     monitors = {m.field: m for m in FieldMonitor.objects.all()}
     spark = defaultdict(list)
     of_bests = Q(pk__in=[])
-    for best in bests.values():
-        of_bests |= Q(field=best.field, model_id=best.model_id)
+    for elected in bests.values():
+        of_bests |= Q(field=elected.field, model_id=elected.model_id)
     # The newest SPARK_POINTS scores of each best, in one query (the table is polled every 10 s).
     recent = (ScoreRecord.objects.filter(of_bests, score__isnull=False)
               .annotate(newest=Window(RowNumber(), partition_by=[F("field")], order_by=[F("measured_at").desc(),
@@ -134,7 +135,7 @@ def dashboard_rows() -> tuple[list[dict], list[str], str]:
             "field": field, "models": len(outputs[field]), "best": best, "monitor": monitor,
             "state": monitor.state if monitor else "unmonitored", "latest": latest,
             "threshold": rule.threshold if rule else None,
-            "status": rule.status(latest.score) if rule and latest and latest.metric == best.metric else None,
+            "status": rule.status(latest.score) if best and rule and latest and latest.metric == best.metric else None,
             "spark": [r.score for r in reversed(spark[field])], "jobs": jobs[field],
         })
     opportunities = [f for f in fields if f not in outputs]
@@ -162,21 +163,23 @@ def baseline_history(field: str) -> list[BaselineStep]:
     """Every baseline the field had, oldest first, from the election history: elections by an
     evaluation or a set-best (their events record metric and baseline) and the monitor's
     rebaselines (same metric, the score that became the baseline)."""
-    elections = [(e.at, e.id, e) for e in FieldEvent.objects.filter(field=field, kind__in=["evaluated", "best_set"])
-                 if e.details.get("baseline") is not None]
-    rebaselines = [(e.at, e.id, e) for e in MonitorEvent.objects.filter(
+    Row = tuple[datetime, int, FieldEvent | MonitorEvent]
+    elections: list[Row] = [
+        (e.at, e.id, e) for e in FieldEvent.objects.filter(field=field, kind__in=["evaluated", "best_set"])
+        if e.details.get("baseline") is not None]
+    rebaselines: list[Row] = [(e.at, e.id, e) for e in MonitorEvent.objects.filter(
         field=field, kind=MonitorEvent.Kind.REBASELINE, score__isnull=False)]
     steps: list[BaselineStep] = []
     for at, _, event in sorted(elections + rebaselines, key=lambda item: item[:2]):
         if isinstance(event, FieldEvent):
             steps.append(BaselineStep(at, event.details["metric"], event.details["baseline"], event.kind))
-        elif steps:
+        elif steps and event.score is not None:
             steps.append(BaselineStep(at, steps[-1].metric, event.score, "rebaseline"))
     return steps
 
 
-def timeline(field: str, limit: int = 60) -> list[dict]:
-    events = [{"at": e.at, "kind": e.kind, "actor": e.actor, "text": e.message}
+def timeline(field: str, limit: int = 60) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = [{"at": e.at, "kind": e.kind, "actor": e.actor, "text": e.message}
               for e in FieldEvent.objects.filter(field=field).order_by("-at")[:limit]]
     events += [{"at": e.at, "kind": f"monitor: {e.kind}", "actor": e.actor,
                 "text": e.reason if e.kind != "transition" else f"{e.from_state} → {e.to_state}: {e.reason}"}

@@ -34,7 +34,7 @@ def evaluate_fields_after_training(task) -> None:
     from performance.services import election
     from training.models import TrainingJob
 
-    job = TrainingJob.objects.select_related("model").filter(id=task.args[0] if task.args else None).first()
+    job = TrainingJob.objects.select_related("model").filter(id=task.args[0]).first() if task.args else None
     if job is None or job.is_active:
         return  # gone, or a duplicate task that found the job already taken
     for field in job.model.output_fields:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import bisect
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from access.feedback import call_service
 from access.roles import operator_required
-from core.errors import DomainError
 from performance import degradation, metrics, selectors
 from performance.models import ScoreRecord
 from performance.selectors import BaselineStep
@@ -101,11 +100,7 @@ def field_page(request, field: str):
 
 
 def _act(request, field: str, action, success: str):
-    try:
-        action()
-        messages.success(request, success)
-    except DomainError as error:
-        messages.error(request, error.message)
+    call_service(request, action, success=success)
     return redirect("field", field=field)
 
 

@@ -3,50 +3,74 @@ events and the MLflow mirror queue. Configs are immutable once created: make a n
 
 from __future__ import annotations
 
+from functools import partial
+from typing import Any, cast
+
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 
 from access.admin import ReadOnlyAdmin
+from access.feedback import call_service
 from core.errors import DomainError
 from registry import services
-from registry.models import BOUNDS, FieldBest, MlflowOutbox, ModelConfig, ModelEvent, ModelField, ModelVersion
+from registry.bounds import CONFIG, SHAPE, TRAINING, BoundedFields
+from registry.models import FieldBest, MlflowOutbox, ModelConfig, ModelEvent, ModelField, ModelVersion
 from telemetry.sources import available_fields
 
-CONFIG_FIELDS = ("name", "architecture", "input_fields", "output_fields", *BOUNDS)
+CREATE_FIELDS = ["name", "architecture", "input_fields", "output_fields", *SHAPE, "target_mode", *TRAINING]
 
 
-class ModelConfigCreateForm(forms.ModelForm):
+class ModelConfigCreateForm(BoundedFields, forms.ModelForm):
+    """The numeric values come from registry.bounds (BoundedFields), as the page's and the API's do;
+    the service checks everything and writes the row."""
+
     input_fields = forms.MultipleChoiceField(choices=(), widget=forms.SelectMultiple(attrs={"size": 12}))
     output_fields = forms.MultipleChoiceField(choices=(), widget=forms.SelectMultiple(attrs={"size": 12}))
 
     class Meta:
         model = ModelConfig
-        fields = ["name", "architecture", *BOUNDS]
+        fields = ["name", "architecture", "target_mode", *CONFIG]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.source_error = ""
         try:
             choices = [(f, f) for f in available_fields()]
         except DomainError as error:
             choices = []
             self.source_error = error.message
-        self.fields["input_fields"].choices = choices
-        self.fields["output_fields"].choices = choices
+        self.input_fields_choice.choices = self.output_fields_choice.choices = choices
+
+    @property
+    def input_fields_choice(self) -> forms.MultipleChoiceField:
+        return cast(forms.MultipleChoiceField, self.fields["input_fields"])
+
+    @property
+    def output_fields_choice(self) -> forms.MultipleChoiceField:
+        return cast(forms.MultipleChoiceField, self.fields["output_fields"])
+
+    def values(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {"name": data["name"], "architecture": data["architecture"], "input_fields": data["input_fields"],
+                "output_fields": data["output_fields"], "target_mode": data["target_mode"], **self.config_values()}
 
     def clean(self):
-        data = super().clean()
-        if getattr(self, "source_error", None):
+        super().clean()
+        data = self.cleaned_data
+        if self.source_error:
             raise forms.ValidationError(self.source_error)
         if self.errors:
             return data
+        values = self.values()
+        training = {k: values.pop(k) for k in [*TRAINING, "target_mode"] if k in values}
         try:
-            services.model_config_validate(
-                name=data["name"], architecture=data["architecture"], input_fields=data["input_fields"],
-                output_fields=data["output_fields"], **{k: data[k] for k in BOUNDS},
-            )
+            services.model_config_validate(**values, training=training)
         except DomainError as error:
             raise forms.ValidationError(error.message) from error
         return data
+
+    def _post_clean(self):
+        pass  # the service checked everything (clean) and writes the row (save_model)
 
 
 class VersionInline(admin.TabularInline):
@@ -89,8 +113,8 @@ class ModelConfigAdmin(admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ["name", "architecture", "input_fields", "output_fields", *BOUNDS]
-        return ["id", "name", "architecture", "inputs", "outputs", *BOUNDS, "is_training",
+            return CREATE_FIELDS
+        return ["id", "name", "architecture", "inputs", "outputs", *SHAPE, "target_mode", *TRAINING, "is_training",
                 "training_locked_at", "created_by", "created_at", "updated_at"]
 
     def get_readonly_fields(self, request, obj=None):
@@ -99,11 +123,7 @@ class ModelConfigAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             return  # configs are immutable
-        data = form.cleaned_data
-        created = services.model_config_create(
-            name=data["name"], architecture=data["architecture"], input_fields=data["input_fields"],
-            output_fields=data["output_fields"], user=request.user, **{k: data[k] for k in BOUNDS},
-        )
+        created = services.model_config_create(**form.values(), user=request.user)
         obj.pk, obj._state.adding, obj._state.db = created.pk, False, created._state.db
 
     def save_related(self, request, form, formsets, change):
@@ -116,10 +136,7 @@ class ModelConfigAdmin(admin.ModelAdmin):
         return deleted, counts, set(), protected
 
     def delete_model(self, request, obj):
-        try:
-            services.model_config_delete(model=obj, user=request.user)
-        except DomainError as error:
-            self.message_user(request, error.message, messages.ERROR)
+        call_service(request, partial(services.model_config_delete, model=obj, user=request.user))
 
     def delete_queryset(self, request, queryset):
         for model in queryset:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from django.http import HttpResponse
 from ninja import Field, Query, Router, Schema, Status
@@ -14,18 +14,17 @@ from access.paging import Page, PageParams, page_of
 from access.responses import errors
 from core.errors import FIELD_NAME_PATTERN
 from registry import details, selectors, services
-from registry.models import (
-    BOUNDS,
-    MAX_INPUT_FIELDS,
-    MAX_OUTPUT_FIELDS,
-    NAME_PATTERN,
-    TRAINING_BOUNDS,
-    Architecture,
-    ModelConfig,
-)
+from registry.bounds import CONFIG
+from registry.models import MAX_INPUT_FIELDS, MAX_OUTPUT_FIELDS, NAME_PATTERN, Architecture
+from registry.selectors import AnnotatedModel
 from telemetry.sources import available_fields, history_source
 
 router = Router(tags=["registry"])
+# Literals built from the choices at run time (the schema lists them); mypy sees plain strings.
+if TYPE_CHECKING:
+    ArchitectureName = str
+else:
+    ArchitectureName = Literal[tuple(Architecture.values)]
 
 
 class FieldOut(Schema):
@@ -52,19 +51,9 @@ def list_fields(request, include_model_status: bool = False):
     }
 
 
-def _bounded(name: str, **kwargs) -> Any:
-    low, high = BOUNDS[name]
-    return Field(ge=low, le=high, **kwargs)
-
-
-def _training(name: str) -> Any:
-    low, high, default = TRAINING_BOUNDS[name]
-    return Field(None, ge=low, le=high, description=f"default {default}")
-
-
 class ModelIn(Schema):
     name: str = Field(pattern=NAME_PATTERN, description="unique; 1-128 of letters, digits, '_' and '-'")
-    architecture: Literal[tuple(Architecture.values)] = Field(
+    architecture: ArchitectureName = Field(
         description="; ".join(f"{value}: {label}" for value, label in Architecture.choices)
     )
     input_fields: list[Annotated[str, Field(pattern=FIELD_NAME_PATTERN)]] = Field(
@@ -73,19 +62,19 @@ class ModelIn(Schema):
     output_fields: list[Annotated[str, Field(pattern=FIELD_NAME_PATTERN)]] = Field(
         min_length=1, max_length=MAX_OUTPUT_FIELDS
     )
-    window_duration_seconds: int = _bounded("window_duration_seconds")
-    lookback_steps: int = _bounded("lookback_steps")
-    forecast_steps: int = _bounded("forecast_steps")
-    hidden_size: int = _bounded("hidden_size", default=32)
+    window_duration_seconds: int = CONFIG["window_duration_seconds"].schema_field()
+    lookback_steps: int = CONFIG["lookback_steps"].schema_field()
+    forecast_steps: int = CONFIG["forecast_steps"].schema_field()
+    hidden_size: int = CONFIG["hidden_size"].schema_field()
     target_mode: Literal["residual", "level"] = Field(
         "residual", description="predict each output's change from its last value (residual) or its level"
     )
-    epochs: int | None = _training("epochs")
-    batch_size: int | None = _training("batch_size")
-    learning_rate: float | None = _training("learning_rate")
-    patience: int | None = _training("patience")
-    validation_fraction: float | None = _training("validation_fraction")
-    seed: int | None = _training("seed")
+    epochs: int | None = CONFIG["epochs"].schema_field()
+    batch_size: int | None = CONFIG["batch_size"].schema_field()
+    learning_rate: float | None = CONFIG["learning_rate"].schema_field()
+    patience: int | None = CONFIG["patience"].schema_field()
+    validation_fraction: float | None = CONFIG["validation_fraction"].schema_field()
+    seed: int | None = CONFIG["seed"].schema_field()
 
 
 class TrainingParams(Schema):
@@ -117,7 +106,7 @@ class ModelOut(Schema):
     details: dict[str, Any] | None = Field(None, description="only with include_details=true")
 
 
-def model_out(model: ModelConfig, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def model_out(model: AnnotatedModel, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "id": model.id, "name": model.name, "architecture": model.architecture,
         "input_fields": model.input_fields, "output_fields": model.output_fields,

@@ -10,45 +10,36 @@ from django.db import models
 from django.db.models import Q
 
 from core.events import Event
+from registry.bounds import CONFIG, SHAPE, TRAINING
 
 NAME_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
-# (min, max) for each numeric config value; the API schema, the admin form and the database
-# constraints all read these.
-BOUNDS = {
-    "window_duration_seconds": (1, 86_400),
-    "lookback_steps": (1, 512),
-    "forecast_steps": (1, 96),
-    "hidden_size": (1, 1024),
-}
-# Training hyper-parameters: (min, max, default). Each model may set its own.
-TRAINING_BOUNDS = {
-    "epochs": (1, 1000, 60),
-    "batch_size": (1, 4096, 64),
-    "learning_rate": (1e-5, 1.0, 1e-3),
-    "patience": (1, 100, 8),
-    "validation_fraction": (0.05, 0.5, 0.2),
-    "seed": (0, 2**31 - 1, 42),
-}
+# Views of registry.bounds.CONFIG, the one definition: (min, max) of the shape values and
+# (min, max, default) of the training hyper-parameters.
+BOUNDS = {name: (CONFIG[name].low, CONFIG[name].high) for name in SHAPE}
+TRAINING_BOUNDS = {name: (CONFIG[name].low, CONFIG[name].high, CONFIG[name].default) for name in TRAINING}
 MAX_INPUT_FIELDS = 64
 MAX_OUTPUT_FIELDS = 16
 
 
-def _bounded(name: str, **kwargs) -> models.PositiveIntegerField:
-    low, high = BOUNDS[name]
-    return models.PositiveIntegerField(validators=[MinValueValidator(low), MaxValueValidator(high)], **kwargs)
+def _validators(name: str) -> dict:
+    bound = CONFIG[name]
+    extra = {} if bound.default is None else {"default": bound.default}
+    return {"validators": [MinValueValidator(bound.low), MaxValueValidator(bound.high)], **extra}
 
 
-def _training(name: str) -> models.Field:
-    low, high, default = TRAINING_BOUNDS[name]
-    field = models.FloatField if isinstance(default, float) else models.PositiveIntegerField
-    return field(default=default, validators=[MinValueValidator(low), MaxValueValidator(high)])
+def _bounded(name: str) -> models.PositiveIntegerField:
+    return models.PositiveIntegerField(**_validators(name))
 
 
-def _bounds_constraints() -> list[models.CheckConstraint]:
-    ranges = {**BOUNDS, **{name: (low, high) for name, (low, high, _) in TRAINING_BOUNDS.items()}}
+def _bounded_real(name: str) -> models.FloatField:
+    return models.FloatField(**_validators(name))
+
+
+def _bounds_constraints() -> list[models.BaseConstraint]:
     return [
-        models.CheckConstraint(condition=Q(**{f"{name}__gte": low, f"{name}__lte": high}), name=f"model_{name}_bounds")
-        for name, (low, high) in ranges.items()
+        models.CheckConstraint(condition=Q(**{f"{b.name}__gte": b.low, f"{b.name}__lte": b.high}),
+                               name=f"model_{b.name}_bounds")
+        for b in CONFIG.values()
     ]
 
 
@@ -70,22 +61,24 @@ class ModelConfig(models.Model):
     window_duration_seconds = _bounded("window_duration_seconds")
     lookback_steps = _bounded("lookback_steps")
     forecast_steps = _bounded("forecast_steps")
-    hidden_size = _bounded("hidden_size", default=32)
+    hidden_size = _bounded("hidden_size")
     # Networks predict each output's change from its last observed value by default: on the real
     # 5G data, predicting the level lost 21-132 % to persistence (DESIGN.md, known traps).
     target_mode = models.CharField(max_length=16, choices=TargetMode.choices, default=TargetMode.RESIDUAL)
-    epochs = _training("epochs")
-    batch_size = _training("batch_size")
-    learning_rate = _training("learning_rate")
-    patience = _training("patience")
-    validation_fraction = _training("validation_fraction")
-    seed = _training("seed")
+    epochs = _bounded("epochs")
+    batch_size = _bounded("batch_size")
+    learning_rate = _bounded_real("learning_rate")
+    patience = _bounded("patience")
+    validation_fraction = _bounded_real("validation_fraction")
+    seed = _bounded("seed")
     # The training lock: taken by a conditional update when a job is created, released when it ends.
     is_training = models.BooleanField(default=False)
     training_locked_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Not a column: the latest version, set by registry.selectors.models_for_field.
+    latest: ModelVersion | None
 
     class Meta:
         ordering = ["created_at", "id"]

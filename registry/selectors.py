@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING, TypedDict
 
 from django.db.models import Exists, Max, OuterRef, Prefetch, QuerySet, Subquery
 
@@ -10,7 +11,22 @@ from core.errors import NotFound
 from registry.models import FieldBest, MlflowOutbox, ModelConfig, ModelField, ModelVersion
 
 
-def model_queryset() -> QuerySet[ModelConfig]:
+class _Annotations(TypedDict):
+    latest_version: int | None
+    mirror_pending: bool
+
+
+# A model as the selectors return it: with its latest version number and mirror state (for
+# mypy; at run time the plain model class).
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    AnnotatedModel = WithAnnotations[ModelConfig, _Annotations]
+else:
+    AnnotatedModel = ModelConfig
+
+
+def model_queryset() -> QuerySet[AnnotatedModel]:
     return (
         ModelConfig.objects.prefetch_related(Prefetch("fields", queryset=ModelField.objects.order_by("position")))
         .annotate(
@@ -21,7 +37,7 @@ def model_queryset() -> QuerySet[ModelConfig]:
     )
 
 
-def model_list(*, output_field: str | None = None) -> QuerySet[ModelConfig]:
+def model_list(*, output_field: str | None = None) -> QuerySet[AnnotatedModel]:
     models = model_queryset()
     if output_field:
         models = models.filter(
@@ -30,7 +46,7 @@ def model_list(*, output_field: str | None = None) -> QuerySet[ModelConfig]:
     return models
 
 
-def model_get(model_id: uuid.UUID | str) -> ModelConfig:
+def model_get(model_id: uuid.UUID | str) -> AnnotatedModel:
     try:
         return model_queryset().get(id=model_id)
     except (ModelConfig.DoesNotExist, ValueError):
@@ -52,7 +68,7 @@ def latest_version(model_id) -> ModelVersion | None:
     return ModelVersion.objects.filter(model_id=model_id).order_by("-version").first()
 
 
-def models_for_field(field: str) -> list[ModelConfig]:
+def models_for_field(field: str) -> list[AnnotatedModel]:
     """Every model that forecasts `field`, with its latest version prefetched as `latest`."""
     models = list(model_list(output_field=field))
     newest = ModelVersion.objects.filter(model_id=OuterRef("model_id")).order_by("-version").values("id")[:1]

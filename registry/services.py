@@ -4,22 +4,22 @@ MLflow mirror operation in the same transaction (the flush runs after commit, on
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.errors import Conflict, Invalid
-from core.events import actor_name
+from core.events import actor_name, user_row
+from core.types import Actor, ModelId, Payload
 from registry import bundle_store
+from registry.bounds import CONFIG, TRAINING
 from registry.models import (
-    BOUNDS,
     MAX_INPUT_FIELDS,
     MAX_OUTPUT_FIELDS,
     NAME_PATTERN,
-    TRAINING_BOUNDS,
     Architecture,
     FieldBest,
     MlflowOutbox,
@@ -32,13 +32,13 @@ from registry.models import (
 from telemetry.sources import available_fields
 
 
-def model_event_record(*, model: ModelConfig, kind: str, actor: str, message: str, **details) -> ModelEvent:
+def model_event_record(*, model: ModelConfig, kind: str, actor: str, message: str, **details: Any) -> ModelEvent:
     return ModelEvent.objects.create(
         model_id=model.id, model_name=model.name, kind=kind, actor=actor, message=message, details=details
     )
 
 
-def mirror_enqueue(*, operation: str, model_id: uuid.UUID | str, payload: dict | None = None) -> None:
+def mirror_enqueue(*, operation: str, model_id: ModelId, payload: Payload | None = None) -> None:
     """Queue an MLflow mirror write; it is flushed by a worker after the transaction commits."""
     MlflowOutbox.objects.create(operation=operation, model_id=model_id, payload=payload or {})
     # One flush per transaction is enough: it applies every row written before it runs.
@@ -81,21 +81,18 @@ def _check_config(name: str, architecture: str, numbers: dict[str, int], trainin
     if architecture not in Architecture.values:
         problems.append(f"architecture must be one of {', '.join(Architecture.values)}")
     for key, value in numbers.items():
-        low, high = BOUNDS[key]
-        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            problems.append(f"{key} must be an integer from {low} to {high}")
+        if not CONFIG[key].accepts(value):
+            problems.append(CONFIG[key].problem)
     for key, value in training.items():
         if key == "target_mode":
             if value not in TargetMode.values:
                 problems.append(f"target_mode must be one of {', '.join(TargetMode.values)}")
             continue
-        if key not in TRAINING_BOUNDS:
+        if key not in TRAINING:
             problems.append(f"unknown training parameter {key}")
             continue
-        low, high, default = TRAINING_BOUNDS[key]
-        kind = (int, float) if isinstance(default, float) else int
-        if not isinstance(value, kind) or isinstance(value, bool) or not low <= value <= high:
-            problems.append(f"{key} must be {'a number' if kind is not int else 'an integer'} from {low} to {high}")
+        if not CONFIG[key].accepts(value):
+            problems.append(CONFIG[key].problem)
     if problems:
         raise Invalid("; ".join(problems))
 
@@ -122,10 +119,10 @@ def model_config_create(
     lookback_steps: int,
     forecast_steps: int,
     hidden_size: int = 32,
-    user=None,
-    **training,
+    user: Actor = None,
+    **training: Any,
 ) -> ModelConfig:
-    """Create a model config. `training` may set target_mode and any of TRAINING_BOUNDS."""
+    """Create a model config. `training` may set target_mode and any of `bounds.TRAINING`."""
     training = {k: v for k, v in training.items() if v is not None}
     numbers = {
         "window_duration_seconds": window_duration_seconds, "lookback_steps": lookback_steps,
@@ -136,7 +133,7 @@ def model_config_create(
         training=training, **numbers,
     )
     model = ModelConfig(
-        name=name, architecture=architecture, created_by=user if _is_user(user) else None, **numbers, **training
+        name=name, architecture=architecture, created_by=user_row(user), **numbers, **training
     )
     try:
         model.full_clean(validate_unique=False)
@@ -167,7 +164,7 @@ def model_config_create(
 
 
 @transaction.atomic
-def model_config_delete(*, model: ModelConfig, user=None) -> None:
+def model_config_delete(*, model: ModelConfig, user: Actor = None) -> None:
     locked = ModelConfig.objects.select_for_update().filter(id=model.id).first()
     if locked is None:
         return
@@ -187,14 +184,14 @@ def model_config_delete(*, model: ModelConfig, user=None) -> None:
     transaction.on_commit(lambda: _schedule_bundle_removal(model.id))
 
 
-def _schedule_bundle_removal(model_id) -> None:
+def _schedule_bundle_removal(model_id: ModelId) -> None:
     from django_q.tasks import async_task
 
     async_task("registry.tasks.bundles_delete", str(model_id), task_name=f"bundles-delete-{model_id}",
                group="bundles")
 
 
-def model_bundles_delete(*, model_id) -> int:
+def model_bundles_delete(*, model_id: ModelId) -> int:
     """Remove every bundle of a model that no longer exists (its folder in the models storage);
     returns how many went. DependencyDown when the storage cannot be reached."""
     if ModelConfig.objects.filter(id=model_id).exists():
@@ -205,18 +202,14 @@ def model_bundles_delete(*, model_id) -> int:
     return len(keys)
 
 
-def _is_user(user) -> bool:
-    return user is not None and getattr(user, "is_authenticated", False) and getattr(user, "pk", None) is not None
-
-
-def model_training_lock_take(*, model_id) -> bool:
+def model_training_lock_take(*, model_id: ModelId) -> bool:
     """Take the model's training lock with a conditional update; False when someone holds it."""
     return bool(ModelConfig.objects.filter(id=model_id, is_training=False).update(
         is_training=True, training_locked_at=timezone.now()
     ))
 
 
-def model_training_lock_release(*, model_id) -> bool:
+def model_training_lock_release(*, model_id: ModelId) -> bool:
     """Release the lock (idempotent); True when it was held."""
     return bool(ModelConfig.objects.filter(id=model_id, is_training=True).update(
         is_training=False, training_locked_at=None
@@ -224,7 +217,7 @@ def model_training_lock_release(*, model_id) -> bool:
 
 
 @transaction.atomic
-def model_version_create(*, model_id, bundle_path: str, **fields) -> ModelVersion:
+def model_version_create(*, model_id: ModelId, bundle_path: str, **fields: Any) -> ModelVersion:
     """Record a trained version, numbered after the model's latest one (under a row lock)."""
     model = ModelConfig.objects.select_for_update().get(id=model_id)
     latest = model.versions.order_by("-version").values_list("version", flat=True).first() or 0

@@ -3,6 +3,8 @@ training curves, is in training.views)."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -11,30 +13,28 @@ from django.shortcuts import redirect, render
 from access.roles import operator_required
 from core.errors import Conflict, DomainError
 from registry import selectors, services
-from registry.models import BOUNDS, TRAINING_BOUNDS, Architecture, TargetMode
+from registry.bounds import SHAPE, TRAINING, BoundedFields
+from registry.models import Architecture, TargetMode
 from telemetry.sources import available_fields
 
 
-class ModelForm(forms.Form):
+class ModelForm(BoundedFields, forms.Form):
+    """The numeric values come from registry.bounds (BoundedFields), as the admin's and the API's do."""
+
     name = forms.CharField(max_length=128, help_text="letters, digits, '_' or '-'")
     architecture = forms.ChoiceField(choices=Architecture.choices)
     input_fields = forms.MultipleChoiceField(choices=(), help_text="what the model reads")
     output_fields = forms.MultipleChoiceField(choices=(), help_text="what it forecasts")
-    window_duration_seconds = forms.IntegerField(min_value=BOUNDS["window_duration_seconds"][0],
-                                                 max_value=BOUNDS["window_duration_seconds"][1], initial=10)
-    lookback_steps = forms.IntegerField(min_value=1, max_value=BOUNDS["lookback_steps"][1], initial=12)
-    forecast_steps = forms.IntegerField(min_value=1, max_value=BOUNDS["forecast_steps"][1], initial=3)
-    hidden_size = forms.IntegerField(min_value=1, max_value=BOUNDS["hidden_size"][1], initial=32)
     target_mode = forms.ChoiceField(choices=TargetMode.choices, initial=TargetMode.RESIDUAL)
-    epochs = forms.IntegerField(
-        min_value=1, max_value=TRAINING_BOUNDS["epochs"][1], initial=TRAINING_BOUNDS["epochs"][2]
-    )
 
     def __init__(self, *args, fields: list[str], **kwargs):
         super().__init__(*args, **kwargs)
         for name in ("input_fields", "output_fields"):
-            self.fields[name].choices = [(f, f) for f in fields]
-            self.fields[name].widget.attrs["size"] = 10
+            choice = cast(forms.MultipleChoiceField, self.fields[name])
+            choice.choices = [(f, f) for f in fields]
+            choice.widget.attrs["size"] = 10
+        self.order_fields(["name", "architecture", "input_fields", "output_fields", *SHAPE, "target_mode",
+                           *TRAINING])
 
 
 @login_required
@@ -63,7 +63,11 @@ def model_new(request):
     form = ModelForm(request.POST or None, fields=fields)
     if request.method == "POST" and form.is_valid():
         try:
-            model = services.model_config_create(**form.cleaned_data, user=request.user)
+            model = services.model_config_create(
+                name=form.cleaned_data["name"], architecture=form.cleaned_data["architecture"],
+                input_fields=form.cleaned_data["input_fields"], output_fields=form.cleaned_data["output_fields"],
+                target_mode=form.cleaned_data["target_mode"], user=request.user, **form.config_values(),
+            )
         except DomainError as error:
             form.add_error(_field_of(error), error.message)
         else:

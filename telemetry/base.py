@@ -134,6 +134,10 @@ class TelemetrySource(ABC):
     def now(self) -> int:
         return int(time.time())
 
+    def identity(self) -> str:
+        """What names this source's data across processes (cache keys): its address, not its object."""
+        return self.key
+
     def check(self) -> None:
         """Raise `DependencyDown` when the source cannot answer (used by the health check)."""
         self.cells()

@@ -72,35 +72,36 @@ class WindowBatch:
         `WindowFrame.build` does for one cell), gaps are marked."""
         cells = as_cells(cells)
         row_cell = np.asarray(cell_index, dtype=np.int64).reshape(-1)
-        start = np.asarray(start, dtype=np.int64).reshape(-1)
-        end = np.asarray(end, dtype=np.int64).reshape(-1)
-        sample_count = np.asarray(sample_count, dtype=np.int64).reshape(-1)
-        values = np.asarray(values, dtype=value_dtype(dtype)).reshape(len(start), len(fields))
-        keep = sample_count > 0
+        # Arrays under their own names (the parameters may be plain sequences).
+        starts = np.asarray(start, dtype=np.int64).reshape(-1)
+        ends = np.asarray(end, dtype=np.int64).reshape(-1)
+        counts = np.asarray(sample_count, dtype=np.int64).reshape(-1)
+        values = np.asarray(values, dtype=value_dtype(dtype)).reshape(len(starts), len(fields))
+        keep = counts > 0
         if empty is not None:
             keep &= ~np.asarray(empty, dtype=bool)
         if not keep.all():
-            row_cell, start, end, values, sample_count = (
-                row_cell[keep], start[keep], end[keep], values[keep], sample_count[keep])
-        if not _strictly_ascending(row_cell, start):  # sources that sort in their query skip this
-            order = np.lexsort((start, row_cell))  # stable: the first of duplicates stays first
-            row_cell, start, end, values, sample_count = (
-                row_cell[order], start[order], end[order], values[order], sample_count[order])
-            first = np.ones(len(start), dtype=bool)
-            first[1:] = (row_cell[1:] != row_cell[:-1]) | (start[1:] != start[:-1])
+            row_cell, starts, ends, values, counts = (
+                row_cell[keep], starts[keep], ends[keep], values[keep], counts[keep])
+        if not _strictly_ascending(row_cell, starts):  # sources that sort in their query skip this
+            order = np.lexsort((starts, row_cell))  # stable: the first of duplicates stays first
+            row_cell, starts, ends, values, counts = (
+                row_cell[order], starts[order], ends[order], values[order], counts[order])
+            first = np.ones(len(starts), dtype=bool)
+            first[1:] = (row_cell[1:] != row_cell[:-1]) | (starts[1:] != starts[:-1])
             if not first.all():
-                row_cell, start, end, values, sample_count = (
-                    row_cell[first], start[first], end[first], values[first], sample_count[first])
+                row_cell, starts, ends, values, counts = (
+                    row_cell[first], starts[first], ends[first], values[first], counts[first])
         low = np.searchsorted(row_cell, cells, side="left")
         high = np.searchsorted(row_cell, cells, side="right")
         if int((high - low).sum()) != len(row_cell):  # rows of cells not asked for
             mine = _ranges_mask(low, high, len(row_cell))
-            row_cell, start, end, values, sample_count = (
-                row_cell[mine], start[mine], end[mine], values[mine], sample_count[mine])
+            row_cell, starts, ends, values, counts = (
+                row_cell[mine], starts[mine], ends[mine], values[mine], counts[mine])
             high = np.cumsum(high - low)
         offsets = np.concatenate(([0], high)).astype(np.int64)
-        return cls(int(window_seconds), tuple(fields), cells, offsets, start, end, values, sample_count,
-                   _gaps(start, end, offsets))
+        return cls(int(window_seconds), tuple(fields), cells, offsets, starts, ends, values, counts,
+                   _gaps(starts, ends, offsets))
 
     @classmethod
     def empty(cls, *, cells: Sequence[int] | np.ndarray, window_seconds: int, fields: Sequence[str],

@@ -52,6 +52,9 @@ class ClickHouseSource(TelemetrySource):
         if not _IDENTIFIER.match(self.table):
             raise ValueError(f"not a table name: {self.table!r}")
 
+    def identity(self) -> str:
+        return f"{self.key} {self.dsn} {self.schema} {self.table}"
+
     def _query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple]:
         try:
             return get_client(self.dsn).query(sql, parameters=parameters or {}).result_rows

@@ -135,6 +135,9 @@ class DataStorageSource(TelemetrySource):
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=max(20, self.concurrency))
         self.client = httpx.Client(headers=headers, transport=transport, limits=limits)
 
+    def identity(self) -> str:
+        return f"{self.key} {self.base_url} {self.data_endpoint}"
+
     def _url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
 

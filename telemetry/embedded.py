@@ -144,6 +144,9 @@ class EmbeddedSource(TelemetrySource):
             return int(self.clock())
         return -(-(self.data_end + 1) // HOUR) * HOUR  # the next whole hour after the data
 
+    def identity(self) -> str:
+        return f"{self.key} {' '.join(map(str, self.data_dirs))} {self.replay_anchor} {self.drift_path}"
+
     def columns(self) -> list[str]:
         return [*METADATA_COLUMNS, *FIELDS]
 

@@ -61,11 +61,12 @@ def read_gnettrack(lines: Iterable[str], *, timezone: str = DEFAULT_TIMEZONE,
             report.skipped_no_cell += 1
             continue
         try:
-            local = datetime.strptime(row["Timestamp"].strip(), "%Y.%m.%d_%H.%M.%S")
+            # The export's clock is the phone's local time, without an offset.
+            local = datetime.strptime(row["Timestamp"].strip(), "%Y.%m.%d_%H.%M.%S").replace(tzinfo=zone)
         except ValueError:
             report.skipped_bad_time += 1
             continue
-        ts = int(local.replace(tzinfo=zone).timestamp())
+        ts = int(local.timestamp())
         report.rows += 1
         yield (str(ts), cell, row["NetworkMode"].strip(), *(_number(row[c]) for c in KPI_COLUMNS))
 

@@ -92,10 +92,12 @@ def _fresh_process_state():
     breakers learnt, a worker stop request, the cached health answer."""
     from core import resilience, shutdown
     from mlops_site import health
+    from telemetry import sources
 
     resilience.reset()
     shutdown.reset()
     health.forget()
+    sources._listings.clear()  # cell lists kept per source (a test server's port can come back)
     yield
     resilience.reset()
     shutdown.reset()

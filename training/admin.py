@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.contrib import admin, messages
 
-from core.errors import DomainError
+from access.feedback import call_service
 from registry.admin import ReadOnlyAdmin, mlflow_run_link
 from training import services
 from training.models import JobEvent, TrainingJob
+
+
+def _queued(job: TrainingJob) -> str:
+    return f"{job.model}: queued job {job.id}"
 
 
 @admin.register(TrainingJob)
@@ -30,20 +36,15 @@ class TrainingJobAdmin(ReadOnlyAdmin):
     @admin.action(description="Cancel the selected jobs")
     def cancel(self, request, queryset):
         for job in queryset:
-            try:
-                services.training_job_cancel(job=job, user=request.user)
-                self.message_user(request, f"{job}: cancel requested", messages.SUCCESS)
-            except DomainError as error:
-                self.message_user(request, error.message, messages.WARNING)
+            call_service(request, partial(services.training_job_cancel, job=job, user=request.user),
+                         success=f"{job}: cancel requested", error_level=messages.WARNING)
 
     @admin.action(description="Train the selected jobs' models again")
     def retrain(self, request, queryset):
         for model in {job.model for job in queryset}:
-            try:
-                job = services.training_job_create(model=model, user=request.user, reason="admin retrain")
-                self.message_user(request, f"queued {job} for {model}", messages.SUCCESS)
-            except DomainError as error:
-                self.message_user(request, error.message, messages.WARNING)
+            call_service(request, partial(services.training_job_create, model=model, user=request.user,
+                                          reason="admin retrain"),
+                         success=_queued, error_level=messages.WARNING)
 
 
 @admin.register(JobEvent)
@@ -56,8 +57,5 @@ class JobEventAdmin(ReadOnlyAdmin):
 @admin.action(description="Train the selected models")
 def train_models(modeladmin, request, queryset):
     for model in queryset:
-        try:
-            job = services.training_job_create(model=model, user=request.user, reason="admin")
-            modeladmin.message_user(request, f"{model}: queued job {job.id}", messages.SUCCESS)
-        except DomainError as error:
-            modeladmin.message_user(request, error.message, messages.WARNING)
+        call_service(request, partial(services.training_job_create, model=model, user=request.user, reason="admin"),
+                     success=_queued, error_level=messages.WARNING)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ninja import Field, Query, Router, Schema, Status
 
@@ -50,6 +50,11 @@ class JobOut(Schema):
     train_loss: float | None
     val_loss: float | None
     cancel_requested: bool
+    phase: Literal["", "survey", "fetch", "fit"] = Field(
+        description="what a running job does: survey (a quick read of every cell to sort them into kinds), "
+                    "fetch (reading the chosen cells' history), fit; empty before it starts")
+    cells_read: int = Field(description="cells read so far in the survey or fetch phase")
+    cells_to_read: int = Field(description="cells that phase reads (at most TRAINING_MAX_CELLS in the fetch)")
     data_summary: dict
 
 
@@ -71,7 +76,8 @@ def job_out(job: TrainingJob) -> dict:
         "mlflow_run_id": job.mlflow_run_id, "version": job.version.version if job.version else None,
         "mlflow_mirror": None if job.version is None else "pending" if job.version.mlflow_pending else "synced",
         "epoch": job.epoch, "total_epochs": job.total_epochs, "train_loss": job.train_loss,
-        "val_loss": job.val_loss, "cancel_requested": job.cancel_requested, "data_summary": job.data_summary,
+        "val_loss": job.val_loss, "cancel_requested": job.cancel_requested, "phase": job.phase,
+        "cells_read": job.cells_read, "cells_to_read": job.cells_to_read, "data_summary": job.data_summary,
     }
 
 
@@ -83,10 +89,16 @@ def train(request, body: TrainIn):
                                        user=caller(request), reason="api")
     return Status(202, job_out(selectors.job_get(job.id)))
 
+# Literals built from the choices at run time (the schema lists them); mypy sees plain strings.
+if TYPE_CHECKING:
+    JobStatusName = str
+else:
+    JobStatusName = Literal[tuple(JobStatus.values)]
+
 
 class JobFilters(Schema):
     model_id: uuid.UUID | None = None
-    status: Literal[tuple(JobStatus.values)] | None = Field(
+    status: JobStatusName | None = Field(
         None, description="queued, running, completed, failed or cancelled"
     )
 
@@ -108,7 +120,8 @@ def get_job(request, job_id: uuid.UUID):
 
 @router.delete("/jobs/{job_id}", response={200: JobOut, **errors(401, 403, 404, 409, 422, 503)}, auth=WRITE_AUTH)
 def cancel_job(request, job_id: uuid.UUID):
-    """Queued: cancelled at once. Running: stops within one epoch. Finished: 409."""
+    """Queued: cancelled at once. Running: stops within one epoch (or chunk of cells while it reads
+    data). Finished: 409."""
     job = services.training_job_cancel(job=selectors.job_get(job_id), user=caller(request))
     return job_out(selectors.job_get(job.id))
 

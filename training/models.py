@@ -19,6 +19,12 @@ class JobStatus(models.TextChoices):
     CANCELLED = "cancelled"
 
 
+class JobPhase(models.TextChoices):
+    SURVEY = "survey", "surveying cells"
+    FETCH = "fetch", "reading cells"
+    FIT = "fit", "fitting"
+
+
 ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 TERMINAL = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
 
@@ -42,6 +48,11 @@ class TrainingJob(models.Model):
     train_loss = models.FloatField(null=True, blank=True)
     val_loss = models.FloatField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
+    # Reading the data, written once per chunk of cells: which pass, and cells read of how many
+    # (the survey reads every cell, the fetch the cells chosen; training.sampling).
+    phase = models.CharField(max_length=16, choices=JobPhase.choices, blank=True, default="")
+    cells_read = models.PositiveIntegerField(default=0)
+    cells_to_read = models.PositiveIntegerField(default=0)
     # Which process runs it, and when it last showed life: how a dead worker's job is found.
     worker = models.CharField(max_length=200, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)

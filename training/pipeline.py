@@ -1,8 +1,13 @@
 """What a worker does with a claimed job.
 
-1. Fetch the model's windows for every cell over [now − lookback, now − evaluation span]
-   (the span is held out, so every later score is on data the version never saw).
-2. Build gap-aware samples per cell; skip and count cells with too little data.
+1. Choose the cells: every cell, or a stratified sample of at most TRAINING_MAX_CELLS
+   (`training.sampling`: a survey of the latest windows sorts cells into kinds).
+2. Read their windows over [now − lookback, now − evaluation span] (the span is held out, so
+   every later score is on data the version never saw), a chunk of cells at a time in float32;
+   per chunk find each cell's valid samples (gap-aware), cap them (at most
+   TRAINING_MAX_SAMPLES in all, the newest kept) and gather the kept ones into preallocated
+   arrays; count cells with too little data. Each chunk records cells read of the total and
+   reads the cancel flag.
 3. Fit the model (`training.fitting`: time split, scalers on the training split, seeded network,
    trainer); each epoch appends its losses and reads the cancel flag (`training_job_progress`).
 4. Cancelled → stop, register nothing. Else write the weight bundle, then in one transaction
@@ -19,6 +24,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import numpy as np
 import structlog
 from django.conf import settings
 from django.db import transaction
@@ -27,15 +33,15 @@ from core import resilience, shutdown
 from core.errors import DomainError
 from registry import services as registry_services
 from registry.models import ModelConfig
+from telemetry.batch import as_cells
 from telemetry.sources import history_source
-from training import services, tracking
+from training import sampling, services, tracking
 from training.bundle import bundle_key, delete_bundle, save_bundle
 from training.fitting import FitConfig, NotEnoughData, fit_model
-from training.models import TrainingJob
-from training.sequences import SampleSet, build_samples, concat
+from training.models import JobPhase, TrainingJob
+from training.sequences import SampleSet, valid_origins
 
 log = logging.getLogger(__name__)
-HEARTBEAT_SECONDS = 5.0
 
 
 @dataclass
@@ -48,44 +54,94 @@ def _utc(timestamp: int) -> str:
     return datetime.fromtimestamp(timestamp, UTC).isoformat()
 
 
+class FetchCancelled(Exception):
+    """A cancel was requested while the job read its data."""
+
+
+FETCH_CHUNK_CELLS = 100  # cells per read: a cancel or a stop is seen within one chunk
+
+
 def fetch_samples(model: ModelConfig, *, lookback_seconds: int, job_id=None) -> Dataset:
     source = history_source()
     end = source.now() - settings.EVALUATION_SPAN_SECONDS
     start = end - lookback_seconds
     fields = list(dict.fromkeys(model.input_fields + model.output_fields))
-    need = model.lookback_steps + model.forecast_steps
-    per_cell, windows, longest, skipped = [], 0, 0, 0
-    last_beat = time.monotonic()
+    inputs, outputs = model.input_fields, model.output_fields
+    lookback, forecast = model.lookback_steps, model.forecast_steps
+    shape = dict(lookback=lookback, forecast=forecast, n_inputs=len(inputs), n_outputs=len(outputs))
+
+    def progress(phase: str):
+        def report(done: int, total: int) -> None:
+            shutdown.check()
+            if job_id and not services.training_job_fetch_progress(job_id=job_id, phase=phase, done=done,
+                                                                   total=total):
+                raise FetchCancelled()
+        return report
+
     holdout = set(settings.TRAINING_HOLDOUT_CELLS)
-    cells = [c for c in source.cells() if c not in holdout]
-    for cell in cells:
-        shutdown.check()
-        frame = source.windows(cell_index=cell, window_seconds=model.window_duration_seconds,
-                               start=start, end=end, fields=fields)
-        windows += len(frame)
-        longest = max([longest] + [b - a for a, b in frame.segments()])
-        samples = build_samples(frame, inputs=model.input_fields, outputs=model.output_fields,
-                                lookback=model.lookback_steps, forecast=model.forecast_steps)
-        if len(samples):
-            per_cell.append(samples)
-        else:
-            skipped += 1
-        if job_id and time.monotonic() - last_beat > HEARTBEAT_SECONDS:
-            services.training_job_heartbeat(job_id=job_id)
-            last_beat = time.monotonic()
-    if not per_cell:
+    network = as_cells(source.cells())
+    cells = network[~np.isin(network, list(holdout))] if holdout else network
+    plan = sampling.choose_cells(source, cells, most=settings.TRAINING_MAX_CELLS,
+                                 window_seconds=model.window_duration_seconds, level_field=outputs[0],
+                                 seed=FitConfig.of(model).seed, on_progress=progress(JobPhase.SURVEY))
+    capacity = min(settings.TRAINING_MAX_SAMPLES,
+                   max(3, sampling.SAMPLE_MEMORY_BYTES // sampling.SampleBuffer.bytes_per_sample(**shape)))
+    buffer = sampling.SampleBuffer(capacity, **shape)
+    windows = longest = used = candidates = dropped_nan = runs = 0
+    newest = None
+    fetched = progress(JobPhase.FETCH)
+    fetched(0, len(plan.cells))
+    chunks = source.windows_chunks(cells=plan.cells, window_seconds=model.window_duration_seconds, start=start,
+                                   end=end, fields=fields, dtype=np.float32, chunk_size=FETCH_CHUNK_CELLS)
+    done = 0
+    for batch in chunks:
+        frames = list(batch.frames())  # views of the chunk's arrays
+        found = [valid_origins(f, inputs=inputs, outputs=outputs, lookback=lookback, forecast=forecast)
+                 for f in frames]
+        counts = np.array([len(o.origins) for o in found], np.int64)
+        # This chunk's share of the budget left (step 5 of training.sampling).
+        share = buffer.left * len(frames) // max(1, len(plan.cells) - done)
+        quotas = sampling.water_fill(counts, share if done + len(frames) < len(plan.cells) else buffer.left)
+        for frame, origins, quota in zip(frames, found, quotas, strict=True):
+            windows += len(frame)
+            dropped_nan += origins.dropped_nan
+            runs += origins.segments
+            if len(frame):
+                edges = np.flatnonzero(frame.gap_before)
+                longest = max(longest, int(np.diff(np.append(edges, len(frame))).max()))
+            if len(origins.origins):
+                used += 1
+                candidates += len(origins.origins)
+                newest = max(newest or 0, int(frame.end[origins.origins[-1] + lookback - 1]))
+                keep = sampling.newest_first(origins.origins, int(quota))
+                buffer.add(frame, keep, inputs=inputs, outputs=outputs, lookback=lookback, forecast=forecast)
+        done += len(frames)
+        del batch, frames, found  # hold one chunk at a time
+        fetched(done, len(plan.cells))
+    if not used:
         raise NotEnoughData(
             f"not enough data to train {model.name}: {source.name} had {windows} windows of "
-            f"{model.window_duration_seconds} s in {len(cells)} cells between {_utc(start)} and {_utc(end)}, "
-            f"the longest unbroken run being {longest} windows; one sample needs {need} contiguous windows "
-            f"(lookback {model.lookback_steps} + forecast {model.forecast_steps}) without missing values"
+            f"{model.window_duration_seconds} s in {len(plan.cells)} cells between {_utc(start)} and {_utc(end)}, "
+            f"the longest unbroken run being {longest} windows; one sample needs {lookback + forecast} contiguous "
+            f"windows (lookback {lookback} + forecast {forecast}) without missing values"
         )
-    samples = concat(per_cell)
+    samples = buffer.samples()
+    samples.dropped_nan, samples.segments = dropped_nan, runs
+    kept_newest = int(samples.origin.max())
     return Dataset(samples, {
         "source": source.name, "data_from": _utc(start), "data_until": _utc(end), "cells_total": len(cells),
-        "cells_used": len(per_cell), "cells_skipped": skipped, "cells_held_out": len(holdout), "windows": windows,
-        "runs": samples.segments,
-        "samples": len(samples), "samples_dropped_nan": samples.dropped_nan,
+        "cells_read": len(plan.cells), "cells_used": used, "cells_skipped": len(plan.cells) - used,
+        "cells_held_out": len(holdout), "windows": windows, "runs": runs,
+        "samples": len(samples), "samples_dropped_nan": dropped_nan,
+        "sampling": {
+            "cells": plan.summary(), "max_cells": settings.TRAINING_MAX_CELLS,
+            "max_samples": settings.TRAINING_MAX_SAMPLES, "sample_capacity": capacity,
+            "samples_valid": candidates, "samples_kept": len(samples),
+            "samples": ("every valid sample" if len(samples) == candidates else
+                        "per cell: the newest half of its quota and the rest spread evenly over its older "
+                        "samples; quotas water-filled chunk by chunk"),
+            "newest_sample": _utc(kept_newest) if newest is not None else None,
+        },
     })
 
 
@@ -116,7 +172,13 @@ def run(job_id) -> str:
 def _train(job: TrainingJob) -> str:
     began = time.perf_counter()
     model = ModelConfig.objects.prefetch_related("fields").get(id=job.model_id)
-    data = fetch_samples(model, lookback_seconds=job.lookback_seconds, job_id=job.id)
+    try:
+        data = fetch_samples(model, lookback_seconds=job.lookback_seconds, job_id=job.id)
+    except FetchCancelled:
+        services.training_job_mark_cancelled(job_id=job.id)
+        return "cancelled"
+    services.training_job_fetch_progress(job_id=job.id, phase=JobPhase.FIT, done=data.summary["cells_read"],
+                                         total=data.summary["cells_read"])
     def on_epoch(epoch: int, train_loss: float, val_loss: float) -> bool:
         shutdown.check()  # a stopping worker fails the job here (WorkerStopped)
         return services.training_job_progress(job_id=job.id, epoch=epoch, train_loss=train_loss, val_loss=val_loss)

@@ -23,7 +23,7 @@ class SampleSet:
     last: np.ndarray  # float32 (n, outputs): outputs' values in the last lookback window
     origin: np.ndarray  # int64 (n,): end time of the last lookback window
     cell: np.ndarray  # int64 (n,)
-    index: np.ndarray | None = None  # int64 (n,): each sample's first window in its frame
+    index: np.ndarray  # int64 (n,): each sample's first window in its own frame (its cell's)
     dropped_nan: int = 0  # candidate samples dropped for a NaN
     segments: int = 0  # contiguous runs seen
 
@@ -32,7 +32,7 @@ class SampleSet:
 
     def take(self, index: np.ndarray) -> SampleSet:
         return SampleSet(self.x[index], self.y[index], self.last[index], self.origin[index], self.cell[index],
-                         None if self.index is None else self.index[index])
+                         self.index[index])
 
 
 @dataclass
@@ -58,29 +58,54 @@ class Scaler:
 def build_samples(frame: WindowFrame, *, inputs: Sequence[str], outputs: Sequence[str],
                   lookback: int, forecast: int) -> SampleSet:
     """All valid samples of one cell's frame, in time order."""
+    found = valid_origins(frame, inputs=inputs, outputs=outputs, lookback=lookback, forecast=forecast)
+    return gather(frame, found.origins, inputs=inputs, outputs=outputs, lookback=lookback, forecast=forecast,
+                  dropped_nan=found.dropped_nan, segments=found.segments)
+
+
+@dataclass
+class Origins:
+    origins: np.ndarray  # int64: first window (in the frame) of every valid sample, ascending
+    dropped_nan: int
+    segments: int
+
+
+def valid_origins(frame: WindowFrame, *, inputs: Sequence[str], outputs: Sequence[str],
+                  lookback: int, forecast: int) -> Origins:
+    """Where the valid samples of a frame start, without building them: index arrays only, so a
+    caller that keeps a few of a cell's samples (training's cap) gathers just those."""
     width = lookback + forecast
     n = len(frame)
     segment = np.cumsum(frame.gap_before)
     segments = int(segment[-1]) if n else 0
     if n < width:
-        return _empty(lookback, forecast, len(inputs), len(outputs), segments=segments)
-    x_values = frame.values[:, [frame.fields.index(f) for f in inputs]].astype(np.float32)
-    y_values = frame.values[:, [frame.fields.index(f) for f in outputs]].astype(np.float32)
+        return Origins(np.empty(0, np.int64), 0, segments)
+    columns = [frame.fields.index(f) for f in inputs], [frame.fields.index(f) for f in outputs]
     origins = np.arange(n - width + 1)
     origins = origins[segment[origins] == segment[origins + width - 1]]  # no gap inside the span
     # Prefix counts of rows holding a NaN tell, per origin, whether its span holds one.
-    x_nan = np.concatenate(([0], np.cumsum(np.isnan(x_values).any(axis=1))))
-    y_row_nan = np.isnan(y_values).any(axis=1)
+    x_nan = np.concatenate(([0], np.cumsum(np.isnan(frame.values[:, columns[0]]).any(axis=1))))
+    y_row_nan = np.asarray(np.isnan(frame.values[:, columns[1]]).any(axis=1))
     y_nan = np.concatenate(([0], np.cumsum(y_row_nan)))
     bad = ((x_nan[origins + lookback] > x_nan[origins]) | (y_nan[origins + width] > y_nan[origins + lookback])
            | y_row_nan[origins + lookback - 1])
-    keep = origins[~bad]
+    return Origins(origins[~bad].astype(np.int64), int(bad.sum()), segments)
+
+
+def gather(frame: WindowFrame, keep: np.ndarray, *, inputs: Sequence[str], outputs: Sequence[str],
+           lookback: int, forecast: int, dropped_nan: int = 0, segments: int = 0) -> SampleSet:
+    """The samples of `frame` starting at the `keep` origins (from `valid_origins`)."""
+    if not len(keep):
+        return _empty(lookback, forecast, len(inputs), len(outputs), dropped_nan=dropped_nan, segments=segments)
+    width = lookback + forecast
+    x_values = frame.values[:, [frame.fields.index(f) for f in inputs]].astype(np.float32)
+    y_values = frame.values[:, [frame.fields.index(f) for f in outputs]].astype(np.float32)
     steps = np.arange(width)
     return SampleSet(  # np.take along axis 0 gathers ~4x faster than fancy indexing here
         x=np.take(x_values, keep[:, None] + steps[:lookback], axis=0),
         y=np.take(y_values, keep[:, None] + steps[lookback:], axis=0),
         last=y_values[keep + lookback - 1], origin=frame.end[keep + lookback - 1],
-        cell=np.full(len(keep), frame.cell_index, np.int64), index=keep, dropped_nan=int(bad.sum()),
+        cell=np.full(len(keep), frame.cell_index, np.int64), index=keep, dropped_nan=dropped_nan,
         segments=segments,
     )
 
@@ -90,7 +115,7 @@ def concat(sets: Iterable[SampleSet]) -> SampleSet:
     joined = SampleSet(
         x=np.concatenate([s.x for s in sets]), y=np.concatenate([s.y for s in sets]),
         last=np.concatenate([s.last for s in sets]), origin=np.concatenate([s.origin for s in sets]),
-        cell=np.concatenate([s.cell for s in sets]),
+        cell=np.concatenate([s.cell for s in sets]), index=np.concatenate([s.index for s in sets]),
     )
     joined.dropped_nan = sum(s.dropped_nan for s in sets)
     joined.segments = sum(s.segments for s in sets)
@@ -109,9 +134,10 @@ def targets(samples: SampleSet, mode: str) -> np.ndarray:
     return samples.y - samples.last[:, None, :] if mode == "residual" else samples.y
 
 
-def _empty(lookback: int, forecast: int, n_in: int, n_out: int, segments: int = 0) -> SampleSet:
+def _empty(lookback: int, forecast: int, n_in: int, n_out: int, dropped_nan: int = 0,
+           segments: int = 0) -> SampleSet:
     return SampleSet(
         np.empty((0, lookback, n_in), np.float32), np.empty((0, forecast, n_out), np.float32),
         np.empty((0, n_out), np.float32), np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64),
-        0, segments,
+        dropped_nan, segments,
     )

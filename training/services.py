@@ -14,12 +14,13 @@ from django.utils import timezone
 
 from core import processes
 from core.errors import Conflict, DomainError, Invalid
-from core.events import actor_name
+from core.events import actor_name, user_row
+from core.types import Actor, JobId
 from registry import services as registry_services
 from registry.models import ModelConfig, ModelVersion
 from training import notifications
 from training.architectures import spec
-from training.models import ACTIVE, JobEvent, JobStatus, TrainingEpoch, TrainingJob
+from training.models import ACTIVE, JobEvent, JobPhase, JobStatus, TrainingEpoch, TrainingJob
 
 
 def worker_id() -> str:
@@ -34,7 +35,7 @@ def _event(job: TrainingJob, *, kind: str, actor: str, message: str, from_status
                             from_status=from_status, to_status=to_status, details=details)
 
 
-def _move(job_id, *, from_statuses, to_status: str, only_if: dict | None = None, **fields) -> bool:
+def _move(job_id: JobId, *, from_statuses, to_status: str, only_if: dict | None = None, **fields) -> bool:
     """The guarded transition: True when this caller moved the job."""
     jobs = TrainingJob.objects.filter(id=job_id, status__in=from_statuses, **(only_if or {}))
     return bool(jobs.update(status=to_status, **fields))
@@ -45,7 +46,7 @@ def lookback_range() -> tuple[int, int]:
 
 
 @transaction.atomic
-def training_job_create(*, model: ModelConfig, lookback_seconds: int | None = None, user=None,
+def training_job_create(*, model: ModelConfig, lookback_seconds: int | None = None, user: Actor = None,
                         reason: str = "api", hook: str | None = None) -> TrainingJob:
     """Queue a job: take the model's training lock (409 naming the active job if it is held).
 
@@ -62,7 +63,7 @@ def training_job_create(*, model: ModelConfig, lookback_seconds: int | None = No
                        job_id=str(active.id) if active else None)
     job = TrainingJob.objects.create(model=model, lookback_seconds=lookback,
                                      total_epochs=spec(model.architecture).epochs(model.epochs),
-                                     requested_by=user if getattr(user, "pk", None) else None, reason=reason)
+                                     requested_by=user_row(user), reason=reason)
     _event(job, kind="queued", actor=actor_name(user), message=f"training of {model.name} queued ({reason})",
            to_status=JobStatus.QUEUED, lookback_seconds=lookback)
     transaction.on_commit(lambda: _enqueue(job, hook))
@@ -76,7 +77,7 @@ def _enqueue(job: TrainingJob, hook: str | None = None) -> None:
                group="training", timeout=settings.Q_TASK_TIMEOUT_SECONDS, hook=hook)
 
 
-def training_job_claim(*, job_id, worker: str) -> TrainingJob | None:
+def training_job_claim(*, job_id: JobId, worker: str) -> TrainingJob | None:
     """queued → running for exactly one worker; None when the job is not queued any more."""
     now = timezone.now()
     if not _move(job_id, from_statuses=[JobStatus.QUEUED], to_status=JobStatus.RUNNING,
@@ -89,7 +90,7 @@ def training_job_claim(*, job_id, worker: str) -> TrainingJob | None:
 
 
 @transaction.atomic
-def training_job_progress(*, job_id, epoch: int, train_loss: float, val_loss: float) -> bool:
+def training_job_progress(*, job_id: JobId, epoch: int, train_loss: float, val_loss: float) -> bool:
     """Record one epoch: the job row's latest losses (one UPDATE, guarded by the cancel flag) and
     one appended curve row, so an epoch costs the same however long the curve. False when a cancel
     was requested."""
@@ -100,15 +101,23 @@ def training_job_progress(*, job_id, epoch: int, train_loss: float, val_loss: fl
     return True
 
 
-def training_job_heartbeat(*, job_id) -> bool:
+def training_job_heartbeat(*, job_id: JobId) -> bool:
     """Show life during long phases; False when a cancel was requested."""
     return bool(TrainingJob.objects.filter(id=job_id, status=JobStatus.RUNNING, cancel_requested=False).update(
         heartbeat_at=timezone.now()
     ))
 
 
+def training_job_fetch_progress(*, job_id: JobId, phase: str, done: int, total: int) -> bool:
+    """Cells read of how many in this phase (one UPDATE per chunk, also a heartbeat); False when
+    a cancel was requested, so the worker stops reading."""
+    return bool(TrainingJob.objects.filter(id=job_id, status=JobStatus.RUNNING, cancel_requested=False).update(
+        phase=phase, cells_read=done, cells_to_read=total, heartbeat_at=timezone.now()
+    ))
+
+
 @transaction.atomic
-def training_job_complete(*, job_id, version: ModelVersion, summary: dict) -> bool:
+def training_job_complete(*, job_id: JobId, version: ModelVersion, summary: dict) -> bool:
     """Running → completed with its version. False when the job was ended elsewhere or a cancel
     arrived after the last epoch (a cancel is honoured until the job completes). Its MLflow run
     is logged afterwards by the mirror (`training.tracking`)."""
@@ -124,7 +133,7 @@ def training_job_complete(*, job_id, version: ModelVersion, summary: dict) -> bo
 
 
 @transaction.atomic
-def training_job_mlflow_record(*, job_id, run_id: str) -> bool:
+def training_job_mlflow_record(*, job_id: JobId, run_id: str) -> bool:
     """The MLflow mirror logged the completed job's run. False when the job is gone."""
     job = TrainingJob.objects.filter(id=job_id).first()
     if job is None or not TrainingJob.objects.filter(id=job_id).update(mlflow_run_id=run_id):
@@ -135,7 +144,7 @@ def training_job_mlflow_record(*, job_id, run_id: str) -> bool:
 
 
 @transaction.atomic
-def training_job_fail(*, job_id, error: str, actor: str = "worker") -> bool:
+def training_job_fail(*, job_id: JobId, error: str, actor: str = "worker") -> bool:
     """Any active job → failed with a readable error; the lock is released."""
     job = TrainingJob.objects.filter(id=job_id).first()
     if job is None or not _move(job_id, from_statuses=list(ACTIVE), to_status=JobStatus.FAILED,
@@ -148,8 +157,9 @@ def training_job_fail(*, job_id, error: str, actor: str = "worker") -> bool:
 
 
 @transaction.atomic
-def training_job_cancel(*, job: TrainingJob, user=None) -> TrainingJob:
-    """Queued: cancelled at once. Running: flagged; the worker stops within one epoch."""
+def training_job_cancel(*, job: TrainingJob, user: Actor = None) -> TrainingJob:
+    """Queued: cancelled at once. Running: flagged; the worker stops within one epoch (or, while
+    it reads data, one chunk of cells)."""
     actor = actor_name(user)
     if _move(job.id, from_statuses=[JobStatus.QUEUED], to_status=JobStatus.CANCELLED, completed_at=timezone.now(),
              cancel_requested=True):
@@ -158,7 +168,8 @@ def training_job_cancel(*, job: TrainingJob, user=None) -> TrainingJob:
                from_status=JobStatus.QUEUED, to_status=JobStatus.CANCELLED)
     elif TrainingJob.objects.filter(id=job.id, status=JobStatus.RUNNING, cancel_requested=False).update(
             cancel_requested=True):
-        _event(job, kind="cancel_requested", actor=actor, message="cancel requested; stops within one epoch")
+        _event(job, kind="cancel_requested", actor=actor,
+               message="cancel requested; stops within one epoch or chunk of cells")
     elif not TrainingJob.objects.filter(id=job.id, status=JobStatus.RUNNING).exists():
         current = TrainingJob.objects.get(id=job.id).status
         raise Conflict(f"job {job.id} is {current}; only queued or running jobs can be cancelled")
@@ -166,14 +177,17 @@ def training_job_cancel(*, job: TrainingJob, user=None) -> TrainingJob:
 
 
 @transaction.atomic
-def training_job_mark_cancelled(*, job_id) -> bool:
+def training_job_mark_cancelled(*, job_id: JobId) -> bool:
     """The worker's side of a cancel: running → cancelled, nothing registered, lock released."""
     job = TrainingJob.objects.get(id=job_id)
     if not _move(job_id, from_statuses=[JobStatus.RUNNING], to_status=JobStatus.CANCELLED,
                  completed_at=timezone.now()):
         return False
     registry_services.model_training_lock_release(model_id=job.model_id)
-    _event(job, kind="cancelled", actor=job.worker or "worker", message=f"stopped after epoch {job.epoch}",
+    where = (f"stopped after epoch {job.epoch}" if job.epoch or job.phase == JobPhase.FIT else
+             f"stopped while {JobPhase(job.phase).label if job.phase else 'starting'} "
+             f"({job.cells_read} of {job.cells_to_read} cells)")
+    _event(job, kind="cancelled", actor=job.worker or "worker", message=where,
            from_status=JobStatus.RUNNING, to_status=JobStatus.CANCELLED)
     return True
 

@@ -97,9 +97,12 @@ def fit_ridge(
     xc, yc = x - x_mean, y - y_mean
     weights = np.linalg.solve(xc.T @ xc + alpha * np.eye(x.shape[1]), xc.T @ yc)  # (features, targets)
     bias = y_mean - x_mean @ weights
+    linear = network.linear  # a LinearForecaster's one layer
+    if not isinstance(linear, nn.Linear):
+        raise TypeError(f"fit_ridge trains a LinearForecaster, not {type(network).__name__}")
     with torch.no_grad():
-        network.linear.weight.copy_(torch.from_numpy(weights.T.astype(np.float32)))
-        network.linear.bias.copy_(torch.from_numpy(bias.astype(np.float32)))
+        linear.weight.copy_(torch.from_numpy(weights.T.astype(np.float32)))
+        linear.bias.copy_(torch.from_numpy(bias.astype(np.float32)))
     train_loss = _loss(network, torch.from_numpy(x_train), torch.from_numpy(y_train), 4096)
     val_loss = _loss(network, torch.from_numpy(x_val), torch.from_numpy(y_val), 4096)
     result = FitResult(copy.deepcopy(network.state_dict()), 1, val_loss,

@@ -3,14 +3,16 @@ training curves) and its train button."""
 
 from __future__ import annotations
 
-from django.contrib import messages
+from functools import partial
+
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from access.feedback import call_service
 from access.roles import operator_required
-from core.errors import DomainError, NotFound
+from core.errors import NotFound
 from registry import selectors as registry_selectors
 from training import selectors, services
 from training.models import ACTIVE
@@ -36,11 +38,8 @@ def job_table(request):
 @require_POST
 @operator_required
 def job_cancel(request, job_id):
-    try:
-        services.training_job_cancel(job=selectors.job_get(job_id), user=request.user)
-        messages.success(request, "cancel requested")
-    except DomainError as error:
-        messages.error(request, error.message)
+    call_service(request, lambda: services.training_job_cancel(job=selectors.job_get(job_id), user=request.user),
+                 success="cancel requested")
     return redirect(request.POST.get("next") or "jobs")
 
 
@@ -74,9 +73,6 @@ def model_detail(request, model_id):
 @operator_required
 def model_train(request, model_id):
     model = _model_or_404(model_id)
-    try:
-        job = services.training_job_create(model=model, user=request.user, reason="ui")
-        messages.success(request, f"training of {model.name} queued (job {job.id})")
-    except DomainError as error:
-        messages.error(request, error.message)
+    call_service(request, partial(services.training_job_create, model=model, user=request.user, reason="ui"),
+                 success=lambda job: f"training of {model.name} queued (job {job.id})")
     return redirect("jobs")

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from core.errors import Conflict, Invalid, NotFound
 from core.events import actor_name
+from core.types import Actor, ModelId
 from performance import degradation, metrics, notifications, selectors
 from performance.instruments import EVALUATION_SECONDS
 from performance.models import FieldEvent, ScoreRecord, Trigger
@@ -104,13 +106,14 @@ class Evaluation:
     changed: bool
 
 
-def field_evaluate(*, field: str, metric: str = "rmse", trigger: str = Trigger.EVALUATE, user=None) -> Evaluation:
+def field_evaluate(*, field: str, metric: str = "rmse", trigger: str = Trigger.EVALUATE,
+                   user: Actor = None) -> Evaluation:
     """Score every model of the field, elect the best, keep the history."""
     with EVALUATION_SECONDS.labels(field=field, trigger=trigger).time():
         return _evaluate(field=field, metric=metric, trigger=trigger, user=user)
 
 
-def _evaluate(*, field: str, metric: str, trigger: str, user) -> Evaluation:
+def _evaluate(*, field: str, metric: str, trigger: str, user: Actor) -> Evaluation:
     check_metric(metric)
     check_field(field)
     evaluation = uuid.uuid4()
@@ -134,8 +137,10 @@ def _evaluate(*, field: str, metric: str, trigger: str, user) -> Evaluation:
         ]
         _mirror_scores(ranked, field, metric, now)
         best, changed = current, False
+        summary = f"no model of {field} could be scored"
         if winner is not None:
             baseline = winner.score(metric)
+            assert baseline is not None and winner.version is not None  # ranked first with a score: trained
             registry_services.field_best_set(field=field, model=winner.model, version=winner.version,
                                              metric=metric, baseline_score=baseline, elected_by=actor)
             changed = current is None or current.model_id != winner.model.id or current.version_id != winner.version.id
@@ -145,10 +150,10 @@ def _evaluate(*, field: str, metric: str, trigger: str, user) -> Evaluation:
             monitors.field_monitor_watch(field=field)
             _follow_naive_verdict(field=field, record=next(r for r in records if r.elected), actor=actor)
             best = registry_selectors.field_best(field)
+            summary = (f"{len(models)} models scored by {metric}; best: {winner.model.name} v{winner.version.version} "
+                       f"({metric} {baseline:.4g})")
         field_event_record(
-            field=field, kind="evaluated", actor=actor,
-            message=(f"{len(models)} models scored by {metric}; best: {winner.model.name} v{winner.version.version} "
-                     f"({metric} {winner.score(metric):.4g})" if winner else f"no model of {field} could be scored"),
+            field=field, kind="evaluated", actor=actor, message=summary,
             evaluation=str(evaluation), metric=metric, winner=str(winner.model.id) if winner else None,
             previous=str(current.model_id) if current else None, changed=changed,
             baseline=winner.score(metric) if winner else None,
@@ -156,7 +161,7 @@ def _evaluate(*, field: str, metric: str, trigger: str, user) -> Evaluation:
     return Evaluation(evaluation, field, metric, records, best, changed)
 
 
-def field_best_override(*, field: str, model_id, user=None) -> FieldBest:
+def field_best_override(*, field: str, model_id: ModelId, user: Actor = None) -> FieldBest:
     """set-best: make a model the best without re-evaluating; its latest score is the baseline
     (scored now if it has none), so monitoring compares against something real."""
     check_field(field)
@@ -169,20 +174,22 @@ def field_best_override(*, field: str, model_id, user=None) -> FieldBest:
     if version.unusable_reason:
         raise Conflict(f"version {version.version} of {model.name} cannot be used: {version.unusable_reason}")
     record = selectors.latest_score(field, model.id, version.version)
-    fresh = None  # scored now (outside the transaction: it reads the data source)
+    fresh: dict[str, Any] = {}  # the fields of a score made now (outside the transaction: it reads the data source)
     if record is None:
         current = registry_selectors.field_best(field)
         metric = current.metric if current else "rmse"
         data = EvaluationData(sorted(set(model.input_fields + model.output_fields)))
-        fresh = score_version(model, version, field, data)
-        if fresh.score(metric) is None:
-            raise Conflict(f"model {model.name} cannot be scored on {field} now ({fresh.note}); "
+        scored = score_version(model, version, field, data)
+        if scored.score(metric) is None:
+            raise Conflict(f"model {model.name} cannot be scored on {field} now ({scored.note}); "
                            "its score is needed as the monitoring baseline")
+        fresh = record_fields(scored, metric)
     actor = actor_name(user)
     with transaction.atomic():  # the set-best score row exists only if the election does
-        if fresh is not None:
+        if record is None:  # none yet: the score made above
             record = ScoreRecord.objects.create(evaluation=uuid.uuid4(), field=field, trigger=Trigger.SET_BEST,
-                                                measured_at=timezone.now(), **record_fields(fresh, metric))
+                                                measured_at=timezone.now(), **fresh)
+        assert record.score is not None  # latest_score reads scored records only; the fresh one is scored
         previous = registry_services.field_best_set(field=field, model=model, version=version, metric=record.metric,
                                                     baseline_score=record.score, elected_by=actor)
         if previous is None or (previous.model_id, previous.version_id) != (model.id, version.id):
@@ -195,7 +202,9 @@ def field_best_override(*, field: str, model_id, user=None) -> FieldBest:
                            message=f"{actor} made {model.name} v{version.version} the best for {field}",
                            model_id=str(model.id), previous=str(previous.model_id) if previous else None,
                            baseline=record.score, metric=record.metric)
-    return registry_selectors.field_best(field)
+    best = registry_selectors.field_best(field)
+    assert best is not None  # elected above
+    return best
 
 
 @dataclass
@@ -237,7 +246,7 @@ def field_best_rescore(*, field: str, trigger: str, actor: str) -> Check:
     return Check(record=record, best=best, rule=degradation.of(best))
 
 
-def field_best_check(*, field: str, user=None) -> Check:
+def field_best_check(*, field: str, user: Actor = None) -> Check:
     """The manual monitor ("monitor now"): re-score only the best and keep the history; never
     changes the best or the loop's state."""
     actor = actor_name(user) if user else Trigger.MONITOR

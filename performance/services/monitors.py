@@ -126,7 +126,7 @@ def field_monitor_checked(*, monitor: FieldMonitor, best: FieldBest, score: floa
     """MONITORING: act on a fresh score of the best (recorded by the election's re-score)."""
     rule = degradation.of(best)
     status = rule.status(score)
-    if status == degradation.Status.NO_SCORE:
+    if status == degradation.Status.NO_SCORE or score is None:
         _event(monitor, MonitorEvent.Kind.NO_DATA, f"no score for {best.model.name}: {note}",
                baseline=best.baseline_score)
         return Step(_write(monitor, **_turn_ends(monitor)), "no data")
@@ -153,6 +153,7 @@ def _retrain_all(field: str) -> list:
     """A job for every model of the field; a model already training is waited for instead."""
     job_ids = []
     for model in registry_selectors.model_list(output_field=field):
+        job: TrainingJob | None
         try:
             job = training_services.training_job_create(model=model, reason=f"monitor: {field} degraded",
                                                         hook=RETRAIN_HOOK)

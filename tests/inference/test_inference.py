@@ -111,7 +111,7 @@ def test_ready_cells_are_exactly_the_cells_a_forecast_accepts(api, model):
     assert body["total_cells"] == body["scanned_cells"] == len(latest_source().cells()) == len(body["cells"])
     by_cell = {c["cell_id"]: c for c in body["cells"]}
     assert by_cell[READY_CELL]["ready"] and by_cell[SHORT_CELL] == {"cell_id": SHORT_CELL, "complete_windows": 5,
-                                                                   "ready": False}
+                                                                   "checked": True, "ready": False}
     ready = [c["ready"] for c in body["cells"]]
     assert ready == sorted(ready, reverse=True) and body["ready_cells"] == [c["cell_id"] for c in body["cells"]
                                                                            if c["ready"]]
@@ -130,18 +130,15 @@ def test_ready_cells_errors_match_the_forecast(api, model):
     assert explicit.status_code == 200 and READY_CELL in explicit.json()["ready_cells"]
 
 
-def test_the_cell_scan_stops_at_its_cap_and_its_time_budget(api, model, monkeypatch):
-    from inference import readiness
-
+def test_the_bundled_data_is_scanned_whole_whatever_the_budget(api, model, settings):
+    """No cut-off on the bundled data (nor ClickHouse): the budget binds the Data Storage API only."""
     election.field_evaluate(field=FIELD)
-    every_cell = latest_source().cells()
-    monkeypatch.setattr(readiness, "MAX_CELLS", 3)
-    capped = api.get("/inference/cells", output_field=FIELD).json()
-    assert capped["scanned_cells"] == len(capped["cells"]) == 3 and capped["total_cells"] == len(every_cell)
-    assert capped["unchecked_cells"] == every_cell[3:]
-
+    settings.READINESS_BUDGET_SECONDS = 0
+    body = api.get("/inference/cells", output_field=FIELD).json()
+    assert body["scanned_cells"] == body["total_cells"] == len(latest_source().cells())
+    assert body["unchecked_cells"] == []
     django_cache.clear()
-    monkeypatch.setattr(readiness, "MAX_CELLS", 500)
-    monkeypatch.setattr(readiness, "BUDGET_SECONDS", -1.0)  # a source too slow for any cell in time
-    slow = api.get("/inference/cells", output_field=FIELD).json()
-    assert slow["scanned_cells"] == 0 and slow["unchecked_cells"] == every_cell and slow["ready_cells"] == []
+    paged = api.get("/inference/cells", output_field=FIELD, limit=2, offset=1).json()
+    assert [c["cell_id"] for c in paged["cells"]] == [c["cell_id"] for c in body["cells"]][1:3]
+    assert paged["count"] == body["total_cells"] and paged["ready_cells"] == [c["cell_id"] for c in paged["cells"]
+                                                                             if c["ready"]]

@@ -19,7 +19,7 @@ def admin_browser(client, django_user_model):
 def form(**overrides):
     data = {"name": "admin-made", "architecture": "ann", "input_fields": ["rsrp_mean", "sinr_mean"],
             "output_fields": ["rsrp_mean"], "window_duration_seconds": 60, "lookback_steps": 8,
-            "forecast_steps": 2, "hidden_size": 32}
+            "forecast_steps": 2, "hidden_size": 32, "target_mode": "residual"}
     data.update(overrides)
     return data
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -20,7 +21,7 @@ from registry import mlflow_gateway, services
 from registry.models import ModelConfig
 from training import services as training_services
 
-DEMO_MODELS = [
+DEMO_MODELS: list[dict[str, Any]] = [
     dict(name="demo-sinr-lstm-10s", architecture="lstm", window_duration_seconds=10, lookback_steps=12,
          forecast_steps=3, hidden_size=32, output_fields=["sinr_mean"],
          input_fields=["sinr_mean", "rsrp_mean", "rsrq_mean", "cqi_mean"]),

@@ -13,7 +13,8 @@ from training.models import TERMINAL
 
 
 class Command(BaseCommand):
-    help = "Queue a training job for a model; --wait follows it with a progress bar, --here runs it in this process."
+    help = ("Queue a training job for a model; --wait follows it with a progress bar (cells read, then epochs), "
+            "--here runs it in this process and follows it the same way.")
 
     def add_arguments(self, parser):
         parser.add_argument("model", help="model name or id")
@@ -37,9 +38,7 @@ class Command(BaseCommand):
             raise CommandError(error.message) from error
         self.stdout.write(f"queued job {job.id} for {found.name}")
         if here:
-            from training.tasks import run_training_job
-
-            run_training_job(str(job.id))
+            self._run_here(job.id)
         elif wait:
             self._follow(job.id)
         job = selectors.job_get(job.id)
@@ -48,7 +47,32 @@ class Command(BaseCommand):
             if job.status != "completed":
                 raise CommandError(f"training {job.status}")
 
-    def _follow(self, job_id) -> None:
+    def _run_here(self, job_id) -> None:
+        """Run the job on a thread of this process and follow it here, as --wait does."""
+        import threading
+
+        from django.db import connection
+
+        from core import shutdown
+        from training.tasks import run_training_job
+
+        def work() -> None:
+            try:
+                run_training_job(str(job_id))
+            finally:
+                connection.close()  # the thread's own connection
+
+        worker = threading.Thread(target=work, name=f"train-{job_id}")
+        worker.start()
+        try:
+            self._follow(job_id, alive=worker.is_alive)
+        except KeyboardInterrupt:
+            shutdown.request()  # the job fails at its next chunk or epoch, lock released
+            raise
+        finally:
+            worker.join()
+
+    def _follow(self, job_id, alive=lambda: True) -> None:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -56,9 +80,13 @@ class Command(BaseCommand):
             bar = progress.add_task("queued", total=None, loss="")
             while True:
                 job = selectors.job_get(job_id)
-                loss = f"val loss {job.val_loss:.4f}" if job.val_loss is not None else ""
-                progress.update(bar, description=job.status, completed=job.epoch,
-                                total=job.total_epochs or None, loss=loss)
-                if job.status in TERMINAL:
+                if job.status == "running" and job.phase in ("survey", "fetch"):  # cells read of the total
+                    progress.update(bar, description=job.get_phase_display(), completed=job.cells_read,
+                                    total=job.cells_to_read or None, loss="cells")
+                else:
+                    loss = f"val loss {job.val_loss:.4f}" if job.val_loss is not None else ""
+                    progress.update(bar, description=job.status, completed=job.epoch,
+                                    total=job.total_epochs or None, loss=loss)
+                if job.status in TERMINAL or not alive():
                     return
                 time.sleep(0.5)
