@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Annotated
 
 from ninja import Field, Query, Router, Schema
 
@@ -15,6 +16,8 @@ from inference.forecasting import forecast_cell
 from inference.readiness import cell_readiness
 
 router = Router(tags=["inference"])
+forecasts_router = Router(tags=["forecasts"])
+BATCH_MAX_CELLS = 10_000
 
 
 class InferenceIn(Schema):
@@ -113,3 +116,120 @@ def ready_cells(request, query: Query[ReadinessQuery]):
             "cells": [{"cell_id": c.cell_id, "complete_windows": c.complete_windows, "checked": c.checked,
                        "ready": c.ready} for c in rows],
             "unchecked_cells": [c.cell_id for c in rows if not c.checked]}
+
+
+class BatchIn(Schema):
+    output_field: str = Field(pattern=FIELD_NAME_PATTERN)
+    cells: list[Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]] | None = Field(
+        None, min_length=1, max_length=BATCH_MAX_CELLS, description="cell ids (default: every cell of the source)")
+    model_id: uuid.UUID | None = None
+    limit: int = Field(1000, ge=1, le=BATCH_MAX_CELLS, description="cells per page")
+    offset: int = Field(0, ge=0, le=10**9, description="cells to skip (in ascending cell order)")
+
+
+class BatchStep(Schema):
+    step: int
+    window_start: datetime
+    window_end: datetime
+    value: float
+
+
+class BatchForecastOut(Schema):
+    cell_id: int
+    input_start: datetime
+    input_end: datetime
+    predictions: list[BatchStep]
+
+
+class BatchSkippedOut(Schema):
+    cell_id: int
+    reason: str
+    found: int | None = None
+
+
+class BatchOut(Schema):
+    model_id: uuid.UUID
+    model_name: str
+    version: int
+    output_field: str
+    window_duration_seconds: int
+    source: str
+    count: int
+    limit: int
+    offset: int
+    items: list[BatchForecastOut]
+    skipped: list[BatchSkippedOut]
+
+
+@router.post("/batch", response={200: BatchOut, **errors(400, 401, 403, 404, 409, 422, 502, 503)}, auth=READ_AUTH)
+def infer_batch(request, body: BatchIn):
+    """Forecast many cells at once (one read and one forward pass per chunk of cells), with the
+    field's best or model_id. Paged over the cells, ascending: `count` is how many cells were
+    asked for (or the source has), `items` the forecasts of this page, `skipped` the cells of this
+    page that could not be forecast and why (too few complete recent windows, unknown cell)."""
+    from inference.batch import forecast_batch
+    from telemetry.batch import as_cells
+    from telemetry.sources import latest_source
+
+    cells = as_cells(body.cells if body.cells is not None else latest_source().cells())
+    page = cells[body.offset:body.offset + body.limit]
+    result = forecast_batch(output_field=body.output_field, cells=page, model_id=body.model_id)
+    ws, entry = result.window_seconds, result.entry
+    items = [{"cell_id": f.cell_id, "input_start": _at(f.input_start), "input_end": _at(f.origin),
+              "predictions": [{"step": k + 1, "window_start": _at(f.origin + k * ws),
+                               "window_end": _at(f.origin + (k + 1) * ws), "value": float(v)}
+                              for k, v in enumerate(f.values)]} for f in result.forecasts]
+    return {"model_id": entry.model_id, "model_name": entry.model_name, "version": entry.version,
+            "output_field": body.output_field, "window_duration_seconds": ws, "source": result.source,
+            "count": len(cells), "limit": body.limit, "offset": body.offset, "items": items,
+            "skipped": [{"cell_id": s.cell_id, "reason": s.reason, "found": s.found} for s in result.skipped]}
+
+
+def _at(timestamp: int) -> datetime:
+    from datetime import UTC
+
+    return datetime.fromtimestamp(int(timestamp), UTC)
+
+
+class StoredForecastOut(Schema):
+    field: str
+    cell: int
+    model_id: uuid.UUID
+    model_name: str
+    version: int
+    origin: datetime
+    step: int
+    target: datetime
+    window_seconds: int
+    value: float
+    lower: float | None = None
+    upper: float | None = None
+    created_at: datetime
+
+
+class StoredPage(Schema):
+    items: list[StoredForecastOut]
+    count: int
+    limit: int
+    offset: int
+    store: str
+
+
+@forecasts_router.get("", response={200: StoredPage, **errors(401, 422, 503)}, auth=READ_AUTH)
+def stored_forecasts(request, field: str = Query(..., pattern=FIELD_NAME_PATTERN),
+                     cell: int | None = Query(None, ge=-(2**63), le=2**63 - 1),
+                     since: datetime | None = None,
+                     limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=10**9)):
+    """Forecasts stored by the schedule (every cell of each evaluated field, once per window),
+    read without running inference: ordered by cell, target window, origin. `since`: forecasts
+    for windows starting at or after it (ISO time, UTC when it has no offset). `origin` is the
+    start of the first forecast window (the end of the input), `target` the forecast window's start."""
+    from datetime import UTC
+
+    from inference.forecast_store import Query as StoreQuery, get_store
+
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    store = get_store()
+    count, rows = store.query(StoreQuery(field=field, cell=cell, since=since, limit=limit, offset=offset))
+    return {"items": rows, "count": count, "limit": limit, "offset": offset, "store": store.name}

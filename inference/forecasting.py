@@ -131,10 +131,9 @@ def complete_tail(frame: WindowFrame, inputs: list[str], outputs: list[str]) -> 
     return usable_tail(frame, inputs, outputs, limit=len(frame)).complete
 
 
-def complete_tails(batch: WindowBatch, inputs: list[str], outputs: list[str]) -> np.ndarray:
-    """`complete_tail` of every cell of a batch at once (aligned with `batch.cells`), for the
-    readiness scan. Vectorised without filling first: a cell whose every window read is complete
-    needs no filling, and only the others go through `usable_tail` (the one rule)."""
+def contiguous_tails(batch: WindowBatch, inputs: list[str], outputs: list[str]) -> np.ndarray:
+    """Per cell of `batch` (aligned with `batch.cells`), vectorised: how many of its latest
+    windows form one contiguous run with every input and output present, before any filling."""
     fields = list(dict.fromkeys(inputs + outputs))
     ok = np.isfinite(batch.select(fields).values).all(axis=1)
     rows = np.arange(batch.window_count)
@@ -146,10 +145,29 @@ def complete_tails(batch: WindowBatch, inputs: list[str], outputs: list[str]) ->
     if present.any():
         last_barrier = np.maximum.reduceat(barrier, batch.offsets[:-1][present])
         tails[present] = batch.offsets[1:][present] - np.maximum(last_barrier, batch.offsets[:-1][present])
-    if settings.MAX_FILLED_WINDOWS > 0:
-        for i in np.flatnonzero(tails < counts):  # a break somewhere: filling may bridge it
-            frame = batch.frame(int(batch.cells[i]))
-            tails[i] = usable_tail(frame, inputs, outputs, limit=len(frame)).complete
+    return tails
+
+
+def filled_tails(batch: WindowBatch, inputs: list[str], outputs: list[str],
+                 plain: np.ndarray) -> dict[int, Tail]:
+    """`usable_tail` of the cells whose windows read are not all one complete run (`plain`, from
+    `contiguous_tails`, short of the cell's count): filling may bridge their gaps. By position."""
+    if settings.MAX_FILLED_WINDOWS <= 0:
+        return {}
+    tails = {}
+    for i in np.flatnonzero(plain < batch.counts):
+        frame = batch.frame(int(batch.cells[i]))
+        tails[int(i)] = usable_tail(frame, inputs, outputs, limit=len(frame))
+    return tails
+
+
+def complete_tails(batch: WindowBatch, inputs: list[str], outputs: list[str]) -> np.ndarray:
+    """`complete_tail` of every cell of a batch at once (aligned with `batch.cells`), for the
+    readiness scan and batch forecasts: vectorised for cells whose every window read is complete
+    (no filling needed), `usable_tail` (the one rule) for the others."""
+    tails = contiguous_tails(batch, inputs, outputs)
+    for i, tail in filled_tails(batch, inputs, outputs, tails).items():
+        tails[i] = tail.complete
     return tails
 
 

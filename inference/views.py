@@ -123,3 +123,45 @@ def forecast(request):
             context["error"] = f"{cell!r} is not a cell id"
     template = "inference/_result.html" if partial else "inference/forecast.html"
     return render(request, template, context)
+
+
+NETWORK_PAGE_SIZE = 50
+NETWORK_SORTS = {"worst": "worst predicted first", "best": "best predicted first", "cell": "cell id",
+                 "newest": "newest forecast first"}
+
+
+@login_required
+def network(request):
+    """Every cell's latest stored forecast of a field: paged, searchable by cell id, sortable,
+    worst predicted values first. One count and one page query on the store's latest-per-cell
+    table, whatever the network size."""
+    from inference.forecast_store import Latest, get_store, higher_is_worse
+    from inference.models import ForecastRun
+
+    page_number = request.GET.get("page", "1")
+    page_number = int(page_number) if page_number.isdigit() and int(page_number) > 0 else 1
+    query = request.GET.get("q", "").strip()
+    sort = request.GET.get("sort", "worst")
+    sort = sort if sort in NETWORK_SORTS else "worst"
+    context = {"q": query, "sort": sort, "sorts": NETWORK_SORTS, "note": "", "rows": [], "count": 0}
+    try:
+        store = get_store()
+        fields = sorted(set(store.latest_fields()) | set(FieldBest.objects.values_list("field", flat=True)))
+        field = request.GET.get("field") or (fields[0] if fields else "")
+        if query and not query.isdigit():
+            context["note"] = f"{query!r} is not a cell id (search by the start of a cell id)"
+        elif field:
+            context["count"], context["rows"] = store.latest(Latest(
+                field=field, search=query, sort=sort, limit=NETWORK_PAGE_SIZE,
+                offset=(page_number - 1) * NETWORK_PAGE_SIZE))
+    except DomainError as error:
+        fields, field, context["note"] = [], request.GET.get("field", ""), error.message
+    pages = max(1, -(-context["count"] // NETWORK_PAGE_SIZE))
+    context.update(fields=fields, field=field, page_number=page_number, pages=pages,
+                   previous_page=page_number - 1 if page_number > 1 else None,
+                   next_page=page_number + 1 if page_number < pages else None,
+                   worst_word="highest" if higher_is_worse(field) else "lowest",
+                   steps=range(1, 1 + max((len(r["values"]) for r in context["rows"]), default=0)),
+                   run=ForecastRun.objects.filter(field=field).order_by("-origin").first() if field else None)
+    template = "inference/_network_table.html" if request.htmx else "inference/network.html"
+    return render(request, template, context)

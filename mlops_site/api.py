@@ -12,7 +12,7 @@ from access.api import router as access_router
 from access.auth import WRITE_AUTH
 from alerts.api import router as alerts_router
 from core.errors import DomainError
-from inference.api import router as inference_router
+from inference.api import forecasts_router, router as inference_router
 from mlops_site.health import run_checks
 from performance.api import router as performance_router
 from registry.api import router as registry_router
@@ -81,5 +81,6 @@ api.add_router("/auth", access_router)
 api.add_router("/", registry_router)
 api.add_router("/training", training_router)
 api.add_router("/inference", inference_router)
+api.add_router("/forecasts", forecasts_router)
 api.add_router("/performance", performance_router)
 api.add_router("/alerts", alerts_router)

@@ -25,7 +25,7 @@ class Wanted:
 
 
 MANAGED = ("mlflow-mirror-reconcile", "training-recover", "leftovers-reconcile", "monitoring-tick", "history-prune",
-           "alerts-deliver", "dependency-watch")
+           "alerts-deliver", "dependency-watch", "forecast-tick", "forecast-prune")
 
 
 def wanted_schedules() -> list[Wanted]:
@@ -43,6 +43,11 @@ def wanted_schedules() -> list[Wanted]:
         wanted.append(Wanted("monitoring-tick", "performance.tasks.monitor_tick", minutes=1))
     if settings.HISTORY_RETENTION_DAYS > 0:
         wanted.append(Wanted("history-prune", "performance.tasks.prune_history", minutes=24 * 60))
+    # Forecasts for a whole network: every cell of each evaluated field, once per window.
+    if settings.FORECAST_SCHEDULE_ENABLED:
+        wanted.append(Wanted("forecast-tick", "inference.tasks.forecast_tick", minutes=1))
+    if settings.FORECAST_RETENTION_DAYS > 0:
+        wanted.append(Wanted("forecast-prune", "inference.tasks.prune_forecasts", minutes=24 * 60))
     return wanted
 
 

@@ -259,6 +259,15 @@ CLICKHOUSE_TABLE = env.str(
     "CLICKHOUSE_TABLE", "analytics.processed" if CLICKHOUSE_SCHEMA == "map" else "analytics.processed_latency"
 )
 
+# --- Forecasts for a whole network (issue 13: batch forecasts, stored, the Network page) ----
+# A minute schedule forecasts every cell of each field with an elected best, once per window.
+FORECAST_SCHEDULE_ENABLED = env.bool("FORECAST_SCHEDULE_ENABLED", True)
+FORECAST_CHUNK_CELLS = env.int("FORECAST_CHUNK_CELLS", 1000, min=1, max=10000)  # cells per worker task
+FORECAST_RETENTION_DAYS = env.int("FORECAST_RETENTION_DAYS", 7, min=0)  # 0 keeps every stored forecast
+# Where stored forecasts live: auto = ClickHouse when CLICKHOUSE_DSN is set, else the database.
+FORECAST_STORE = env.str("FORECAST_STORE", "auto", choices=["auto", "database", "clickhouse"])
+FORECAST_CLICKHOUSE_TABLE = env.str("FORECAST_CLICKHOUSE_TABLE", "cellwise.forecasts")
+
 EMBEDDED_DATA_DIRS = [BASE_DIR / "telemetry" / "data" / "uccmisl-5g", VAR_DIR / "measurements"]
 EMBEDDED_REPLAY = env.bool("EMBEDDED_REPLAY", False)
 EMBEDDED_REPLAY_ANCHOR = env.str("EMBEDDED_REPLAY_ANCHOR")  # ISO time; default: first use, kept in var/

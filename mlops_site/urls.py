@@ -35,6 +35,7 @@ urlpatterns = [
     path("partials/jobs/", training_views.job_table, name="jobs-table"),
     path("jobs/<uuid:job_id>/cancel/", training_views.job_cancel, name="job-cancel"),
     path("forecast/", inference_views.forecast, name="forecast"),
+    path("network/", inference_views.network, name="network"),
     path("forecast/cells/", inference_views.forecast_cells, name="forecast-cells"),
     path("alerts/", alerts_views.alerts_page, name="alerts"),
     path("alerts/webhooks/new/", alerts_views.webhook_new, name="alerts-webhook-new"),

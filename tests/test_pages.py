@@ -14,7 +14,8 @@ from training.models import TrainingJob
 
 pytestmark = pytest.mark.django_db
 FIELD = "sinr_mean"
-PAGES = ["/", "/partials/dashboard/", f"/fields/{FIELD}/", "/models/", "/jobs/", "/partials/jobs/", "/forecast/"]
+PAGES = ["/", "/partials/dashboard/", f"/fields/{FIELD}/", "/models/", "/jobs/", "/partials/jobs/", "/forecast/",
+         "/network/"]
 
 
 @pytest.fixture
