@@ -17,6 +17,7 @@ import pytest
 from django.core.cache import cache as django_cache
 
 from inference import readiness as readiness_module
+from inference.forecasting import usable_tail
 from inference.readiness import cell_readiness
 from telemetry import latest_cache
 from telemetry.clickhouse import get_client
@@ -71,7 +72,30 @@ def on_clickhouse(settings, clickhouse_dsn, big_tables, make_model):
     return model
 
 
-def test_readiness_over_every_cell_agrees_with_the_per_cell_rule(on_clickhouse):
+def generator_frame(network: SyntheticNetwork, cell: int, count: int = LOOKBACK) -> WindowFrame:
+    rows = network.cell(cell)
+    return WindowFrame.build(cell_index=cell, window_seconds=network.window_seconds, fields=network.fields,
+                             start=rows.start, end=rows.end, values=rows.values,
+                             sample_count=rows.sample_count).tail(count)
+
+
+def test_readiness_with_short_gaps_filled_agrees_with_the_forecasts_rule(on_clickhouse, settings):
+    """With filling on (the default), every cell's answer is `usable_tail` of the generator's own
+    rows: more cells are ready than without it, none fewer."""
+    assert settings.MAX_FILLED_WINDOWS > 0
+    readiness = cell_readiness(output_field="sinr_mean", model_id=on_clickhouse.id)
+    got = dict(zip(readiness.cell_ids.tolist(), readiness.complete.tolist(), strict=True))
+    want = {}
+    for c in got:
+        frame = generator_frame(BIG, c)
+        want[c] = usable_tail(frame, INPUTS, OUTPUTS, limit=len(frame)).complete
+    assert got == want
+    assert all(want[c] >= reference_tail(BIG, c) for c in list(want)[:2000])
+    assert sum(v > reference_tail(BIG, c) for c, v in list(want.items())[:2000]) > 0  # filling bridged some
+
+
+def test_readiness_over_every_cell_agrees_with_the_per_cell_rule(on_clickhouse, settings):
+    settings.MAX_FILLED_WINDOWS = 0  # the vectorised rule alone, against an independent loop
     readiness = cell_readiness(output_field="sinr_mean", model_id=on_clickhouse.id)
     listed = latest_source().cells()  # ClickHouse lists the cells that have rows
     assert len(listed) > 9_950
