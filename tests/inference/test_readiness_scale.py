@@ -151,7 +151,8 @@ def test_the_forecast_page_offers_a_search_box_at_10000_cells(user, on_clickhous
 
 @pytest.fixture
 def hourly_server():
-    server = DataStorageServer(NetworkStore(HOURLY), era="B")
+    # 20 ms a request, as the upstream has: requests in flight overlap however fast this machine is.
+    server = DataStorageServer(NetworkStore(HOURLY), era="B", latency=0.02)
     yield server
     server.stop()
 
