@@ -116,7 +116,17 @@ def _rows(result: BatchResult, created: datetime):
             yield dict(field=result.output_field, cell=forecast.cell_id, model_id=entry.model_id,
                        model_name=entry.model_name, version=entry.version, origin=origin, step=k + 1,
                        target=origin + timedelta(seconds=k * ws), window_seconds=ws, value=float(value),
+                       lower=None if forecast.lower is None else float(forecast.lower[k]),
+                       upper=None if forecast.upper is None else float(forecast.upper[k]),
                        created_at=created)
+
+
+def _band_column(result: BatchResult, side: str) -> np.ndarray | None:
+    """The flattened (cells × steps) lower or upper bounds; None when the version has no intervals."""
+    columns = [getattr(f, side) for f in result.forecasts]
+    if any(c is None for c in columns):
+        return None
+    return np.concatenate(columns).astype(np.float64)
 
 
 def _worst(result: BatchResult) -> np.ndarray:
@@ -252,6 +262,8 @@ class ClickHouseStore(ForecastStore):
             "target": pa.array((origins + (step.astype(np.int64) - 1) * ws) * 1000, pa.timestamp("ms", tz="UTC")),
             "window_seconds": pa.array(np.full(len(cells), ws, dtype=np.uint32)),
             "value": pa.array(values),
+            "lower": _nullable(_band_column(result, "lower"), len(cells)),
+            "upper": _nullable(_band_column(result, "upper"), len(cells)),
             "created_at": pa.array(np.full(len(cells), int(created.timestamp() * 1000)), pa.timestamp("ms", tz="UTC")),
         })
         self._insert(self.table, block)
@@ -329,6 +341,12 @@ class ClickHouseStore(ForecastStore):
 
     def prune(self, *, before: datetime) -> int:
         return 0  # the table's TTL drops old rows in its merges
+
+
+def _nullable(values: np.ndarray | None, n: int):
+    import pyarrow as pa
+
+    return pa.nulls(n, pa.float64()) if values is None else pa.array(values)
 
 
 def _clickhouse_row(row: tuple) -> dict:
