@@ -95,6 +95,13 @@ class ForecastStore(ABC):
         """Fields with a latest forecast."""
 
     @abstractmethod
+    def closed(self, *, field: str, since: datetime, until: datetime, limit: int) -> dict[str, np.ndarray]:
+        """Forecasts of `field` whose target window starts at or after `since` and ends at or before
+        `until`, newest targets first, at most `limit` rows, as columns (realised accuracy):
+        cell, model_id (str), model_name, version, step, target (Unix s), window_seconds, value,
+        lower, upper (NaN: no interval)."""
+
+    @abstractmethod
     def prune(self, *, before: datetime) -> int:
         """Delete forecasts made before `before`; how many (ClickHouse: its TTL does it, 0)."""
 
@@ -186,6 +193,17 @@ class DatabaseStore(ForecastStore):
 
     def prune(self, *, before: datetime) -> int:
         return StoredForecast.objects.filter(created_at__lt=before).delete()[0]
+
+    def closed(self, *, field: str, since: datetime, until: datetime, limit: int) -> dict[str, np.ndarray]:
+        from django.db.models import DateTimeField, ExpressionWrapper, F
+
+        # The window has closed when target + window_seconds <= until (a microsecond interval per row).
+        ends = ExpressionWrapper(F("target") + F("window_seconds") * timedelta(seconds=1), output_field=DateTimeField())
+        rows = (StoredForecast.objects.filter(field=field, target__gte=since, target__lte=until)
+                .alias(window_end=ends).filter(window_end__lte=until).order_by("-target")
+                .values_list("cell", "model_id", "model_name", "version", "step", "target", "window_seconds",
+                             "value", "lower", "upper")[:limit])
+        return _closed_columns(list(rows))
 
 
 LATEST_COLUMNS = ("cell", "origin", "model_name", "version", "window_seconds", "values", "worst")
@@ -341,6 +359,35 @@ class ClickHouseStore(ForecastStore):
 
     def prune(self, *, before: datetime) -> int:
         return 0  # the table's TTL drops old rows in its merges
+
+    def closed(self, *, field: str, since: datetime, until: datetime, limit: int) -> dict[str, np.ndarray]:
+        parameters = {"field": field, "since": int(since.timestamp()), "until": int(until.timestamp())}
+        rows = self._run(lambda c: c.query(
+            "SELECT cell, toString(model_id), model_name, version, step, target, window_seconds, value, lower, upper "
+            f"FROM {self.table} FINAL WHERE field = {{field:String}} AND target >= toDateTime({{since:Int64}}, 'UTC') "
+            "AND toUnixTimestamp(target) + window_seconds <= {until:Int64} "
+            f"ORDER BY target DESC LIMIT {int(limit)}", parameters=parameters).result_rows)
+        return _closed_columns(rows)
+
+
+CLOSED_COLUMNS = ("cell", "model_id", "model_name", "version", "step", "target", "window_seconds", "value",
+                  "lower", "upper")
+
+
+def _closed_columns(rows: list[tuple]) -> dict[str, np.ndarray]:
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(CLOSED_COLUMNS)
+    out = dict(zip(CLOSED_COLUMNS, columns, strict=True))
+    targets = [t if t.tzinfo else t.replace(tzinfo=UTC) for t in out["target"]]
+    return {
+        "cell": np.array(out["cell"], np.int64), "model_id": np.array([str(m) for m in out["model_id"]], object),
+        "model_name": np.array(out["model_name"], object), "version": np.array(out["version"], np.int64),
+        "step": np.array(out["step"], np.int64),
+        "target": np.array([int(t.timestamp()) for t in targets], np.int64),
+        "window_seconds": np.array(out["window_seconds"], np.int64),
+        "value": np.array(out["value"], np.float64),
+        "lower": np.array([np.nan if v is None else v for v in out["lower"]], np.float64),
+        "upper": np.array([np.nan if v is None else v for v in out["upper"]], np.float64),
+    }
 
 
 def _nullable(values: np.ndarray | None, n: int):
