@@ -130,3 +130,53 @@ def best_score(field: str, model_id, *, since: datetime, source: TelemetrySource
     if not count:
         return float("nan"), 0
     return float(np.sqrt(sum(s["rmse"] ** 2 * s["count"] for s in mine) / count)), count
+
+
+CACHE_SECONDS = 60  # the pages poll; realised accuracy moves by the bucket, not by the second
+
+
+def cached(field: str) -> Realised | None:
+    """`realised(field)` over the default span, cached per field for CACHE_SECONDS (None: the
+    store or the source is down; the pages show nothing rather than fail)."""
+    from django.core.cache import cache
+
+    from core.errors import DomainError
+
+    key = f"performance:realised:{field}"
+    found = cache.get(key)
+    if found is None:
+        try:
+            found = realised(field)
+        except DomainError:
+            return None
+        cache.set(key, found, CACHE_SECONDS)
+    return found
+
+
+def latest_rmse(found: Realised | None, model_id) -> dict | None:
+    """The newest bucket's rmse of `model_id` over every step (count-weighted): {rmse, count, start}."""
+    if found is None:
+        return None
+    mine = [s for s in found.series if s["model_id"] == str(model_id) and s["points"]]
+    if not mine:
+        return None
+    newest = max(s["points"][-1]["start"] for s in mine)
+    points = [p for s in mine for p in s["points"] if p["start"] == newest]
+    count = sum(p["count"] for p in points)
+    return {"rmse": float(np.sqrt(sum(p["rmse"] ** 2 * p["count"] for p in points) / count)), "count": count,
+            "start": newest}
+
+
+def chart(found: Realised | None) -> dict:
+    """The field page's chart: realised rmse per bucket, one series per model and step."""
+    if found is None or not found.series:
+        return {"x": [], "series": [], "yLabel": "realised rmse"}
+    times = sorted({p["start"].timestamp() for s in found.series for p in s["points"]})
+    index = {t: i for i, t in enumerate(times)}
+    series = []
+    for s in found.series:
+        values = [None] * len(times)
+        for p in s["points"]:
+            values[index[p["start"].timestamp()]] = p["rmse"]
+        series.append({"label": f"{s['model_name']} step {s['step']}", "values": values})
+    return {"x": times, "series": series, "yLabel": "realised rmse", "height": 260}

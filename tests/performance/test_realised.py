@@ -135,3 +135,29 @@ def test_both_stores_read_the_same_closed_forecasts(make_model, settings, reques
         assert list(found["target"][order]) == [origin, origin, origin + WS, origin + WS], kind
         assert np.allclose(found["lower"][order][[0, 2]], [0.0, 1.0]) and np.isnan(found["lower"][order][[1, 3]]).all()
         assert set(found["model_id"]) == {str(base.entry.model_id)}
+
+
+def test_the_field_page_charts_it_and_the_dashboard_shows_the_bests(make_model, settings, client, user):
+    from performance.services import election
+
+    base = _result(make_model, settings)
+    source = latest_source()
+    cell = base.forecasts[0].cell_id
+    origin = _arrived_origin(source, cell)
+    values = np.array([1.0, 2.0, 3.0])
+    get_store().write(replace(base, forecasts=[CellForecast(cell, origin, 0, values)]))
+    settings.REALISED_DEFAULT_HOURS = (source.now() - origin) / 3600 + 1
+    election.field_best_override(field=FIELD, model_id=base.entry.model_id)
+    errors = [values[k] - _actual(source, cell, origin + k * WS) for k in range(3)]
+    client.force_login(user)
+    page = client.get(f"/fields/{FIELD}/")
+    assert page.status_code == 200 and b'data-chart="realised-chart"' in page.content
+    assert b"step 3" in page.content
+    table = client.get("/partials/dashboard/").content.decode()
+    buckets = [(origin + k * WS) // 3600 for k in range(3)]
+    newest = [e for e, b in zip(errors, buckets, strict=True) if b == max(buckets)]
+    expected = float(np.sqrt(np.mean(np.square(newest))))
+    found = realised.latest_rmse(realised.cached(FIELD), base.entry.model_id)
+    assert found["rmse"] == pytest.approx(expected) and found["count"] == len(newest)
+    cell_html = table.split('data-label="Realised rmse">')[1].split("</td>")[0]
+    assert f"{len(newest)} forecasts" in cell_html, cell_html
