@@ -71,9 +71,11 @@ def actuals(source: TelemetrySource, field: str, cells: np.ndarray, targets: np.
 
 
 def realised(field: str, *, since: datetime | None = None, until: datetime | None = None,
-             source: TelemetrySource | None = None, bucket_seconds: int | None = None) -> Realised:
+             source: TelemetrySource | None = None, bucket_seconds: int | None = None,
+             model_id=None, version: int | None = None) -> Realised:
     """Realised error and coverage of the field's stored forecasts between `since` and `until`
-    (default: the last REALISED_DEFAULT_HOURS up to the source's clock)."""
+    (default: the last REALISED_DEFAULT_HOURS up to the source's clock); `model_id` and
+    `version` keep only that model's (version's) forecasts."""
     source = source or latest_source()
     now = _utc(source.now())
     until = min(until or now, now)  # a window after the clock cannot have arrived
@@ -83,7 +85,13 @@ def realised(field: str, *, since: datetime | None = None, until: datetime | Non
     rows = get_store().closed(field=field, since=since, until=until, limit=cap)
     n = len(rows["cell"])
     result = Realised(field=field, since=since, until=until, bucket_seconds=bucket, rows_read=n, truncated=n >= cap)
-    if not n:
+    wanted = np.ones(n, bool)
+    if model_id is not None:
+        wanted &= rows["model_id"] == str(model_id)
+    if version is not None:
+        wanted &= rows["version"] == int(version)
+    rows = {k: v[wanted] for k, v in rows.items()}
+    if not wanted.any():
         return result
     actual = actuals(source, field, rows["cell"], rows["target"], rows["window_seconds"])
     keep = ~np.isnan(actual) & ~np.isnan(rows["value"])
@@ -122,14 +130,16 @@ def realised(field: str, *, since: datetime | None = None, until: datetime | Non
     return result
 
 
-def best_score(field: str, model_id, *, since: datetime, source: TelemetrySource | None = None) -> tuple[float, int]:
-    """(rmse, count) of `model_id`'s stored forecasts for `field` over every step since `since`."""
-    found = realised(field, since=since, source=source, bucket_seconds=10**9)
-    mine = [s for s in found.series if s["model_id"] == str(model_id)]
-    count = sum(s["count"] for s in mine)
+def best_score(field: str, model_id, *, since: datetime, version: int | None = None,
+               source: TelemetrySource | None = None) -> dict:
+    """{rmse, mae, count} of `model_id`'s (`version`'s) stored forecasts for `field` over every
+    step, targets since `since` (rmse and mae None when nothing was counted)."""
+    found = realised(field, since=since, source=source, bucket_seconds=10**9, model_id=model_id, version=version)
+    count = sum(s["count"] for s in found.series)
     if not count:
-        return float("nan"), 0
-    return float(np.sqrt(sum(s["rmse"] ** 2 * s["count"] for s in mine) / count)), count
+        return {"rmse": None, "mae": None, "count": 0}
+    return {"rmse": float(np.sqrt(sum(s["rmse"] ** 2 * s["count"] for s in found.series) / count)),
+            "mae": float(sum(s["mae"] * s["count"] for s in found.series) / count), "count": count}
 
 
 CACHE_SECONDS = 60  # the pages poll; realised accuracy moves by the bucket, not by the second

@@ -73,10 +73,12 @@ def test_a_stored_forecasts_realised_error_is_the_hand_computed_one(make_model, 
         assert series["points"][0]["count"] == 1
         assert series["model_id"] == str(base.entry.model_id)
 
-    overall, count = realised.best_score(FIELD, base.entry.model_id,
-                                         since=datetime.fromtimestamp(origin - 3600, UTC))
+    overall = realised.best_score(FIELD, base.entry.model_id, since=datetime.fromtimestamp(origin - 3600, UTC))
     errors = [values[k] - _actual(source, cell, origin + k * WS) for k in range(3)]
-    assert count == 3 and overall == pytest.approx(float(np.sqrt(np.mean(np.square(errors)))))
+    assert overall["count"] == 3 and overall["rmse"] == pytest.approx(float(np.sqrt(np.mean(np.square(errors)))))
+    assert overall["mae"] == pytest.approx(float(np.mean(np.abs(errors))))
+    assert realised.best_score(FIELD, base.entry.model_id, version=2,
+                               since=datetime.fromtimestamp(origin - 3600, UTC))["count"] == 0
 
     response = api.get(f"/performance/{FIELD}/realised",
                        since=datetime.fromtimestamp(origin - 3600, UTC).isoformat(), bucket_seconds=600)
@@ -161,3 +163,64 @@ def test_the_field_page_charts_it_and_the_dashboard_shows_the_bests(make_model, 
     assert found["rmse"] == pytest.approx(expected) and found["count"] == len(newest)
     cell_html = table.split('data-label="Realised rmse">')[1].split("</td>")[0]
     assert f"{len(newest)} forecasts" in cell_html, cell_html
+
+
+@pytest.fixture
+def monitored(make_model, settings):
+    """A field with an elected best (backtest baseline) and a monitor due now, realised scoring on;
+    `store(errors)` stores one forecast of the best whose windows have arrived, off by `errors`."""
+    from performance.services import election, monitors
+
+    settings.MONITORING_SCORE_SOURCE = "realised"
+    settings.MONITORING_DEGRADATION_FACTOR = 1.5
+    settings.MONITORING_REALISED_MIN_COUNT = 3
+    base = _result(make_model, settings)
+    election.field_evaluate(field=FIELD)
+    source = latest_source()
+    cell = base.forecasts[0].cell_id
+    origin = _arrived_origin(source, cell)
+    settings.MONITORING_INTERVAL_SECONDS = source.now() - origin + 60  # the forecast falls in the last interval
+    monitors.field_monitor_make_due(fields=[FIELD])
+    actual = np.array([_actual(source, cell, origin + k * WS) for k in range(3)])
+
+    def store(errors: np.ndarray) -> None:
+        get_store().write(replace(base, forecasts=[CellForecast(cell, origin, 0, actual + errors)]))
+    return store
+
+
+def test_the_monitor_judges_the_realised_score_by_the_rule(monitored, settings):
+    from performance import degradation, monitoring
+    from performance.models import MonitorEvent, ScoreRecord
+    from registry.models import FieldBest
+
+    errors = np.array([30.0, -40.0, 50.0])
+    monitored(errors)
+    best = FieldBest.objects.get(field=FIELD)
+    rule = degradation.of(best)
+    score = float(np.sqrt(np.mean(errors ** 2)))
+    assert rule.status(score) == degradation.Status.DEGRADED  # the rule, applied to the hand-computed score
+    outcome = monitoring.tick(only=[FIELD])[0]
+    assert outcome.action.startswith("degraded: retraining")
+    check = MonitorEvent.objects.get(kind="check")
+    assert check.score == pytest.approx(score) and check.threshold == pytest.approx(rule.threshold)
+    assert "realised rmse over 3 stored forecasts" in check.reason
+    assert not ScoreRecord.objects.filter(trigger="auto_monitor").exists()  # no backtest was run
+
+
+def test_a_small_realised_error_is_ok(monitored):
+    from performance import monitoring
+
+    monitored(np.array([0.0, 0.0, 0.0]) + 1e-3)
+    assert monitoring.tick(only=[FIELD])[0].action == "ok"
+
+
+def test_too_few_realised_forecasts_fall_back_to_the_backtest(monitored, settings):
+    from performance import monitoring
+    from performance.models import MonitorEvent, ScoreRecord
+
+    settings.MONITORING_REALISED_MIN_COUNT = 10
+    monitored(np.array([30.0, -40.0, 50.0]))
+    assert monitoring.tick(only=[FIELD])[0].action == "ok"  # the backtest of the best is fine
+    check = MonitorEvent.objects.get(kind="check")
+    assert "3 realised forecasts" in check.reason and "fewer than 10: backtest" in check.reason
+    assert ScoreRecord.objects.filter(trigger="auto_monitor").count() == 1
