@@ -195,12 +195,16 @@ class DatabaseStore(ForecastStore):
         return StoredForecast.objects.filter(created_at__lt=before).delete()[0]
 
     def closed(self, *, field: str, since: datetime, until: datetime, limit: int) -> dict[str, np.ndarray]:
-        from django.db.models import DateTimeField, ExpressionWrapper, F
+        from django.db.models import Q
 
-        # The window has closed when target + window_seconds <= until (a microsecond interval per row).
-        ends = ExpressionWrapper(F("target") + F("window_seconds") * timedelta(seconds=1), output_field=DateTimeField())
-        rows = (StoredForecast.objects.filter(field=field, target__gte=since, target__lte=until)
-                .alias(window_end=ends).filter(window_end__lte=until).order_by("-target")
+        # Closed: target + window_seconds <= until, as one condition per window length (few of
+        # them), which every database runs (SQLite has no integer × interval).
+        rows = StoredForecast.objects.filter(field=field, target__gte=since, target__lte=until)
+        lengths = rows.order_by().values_list("window_seconds", flat=True).distinct()
+        closed = Q(pk__in=[])
+        for seconds in lengths:
+            closed |= Q(window_seconds=seconds, target__lte=until - timedelta(seconds=seconds))
+        rows = (rows.filter(closed).order_by("-target")
                 .values_list("cell", "model_id", "model_name", "version", "step", "target", "window_seconds",
                              "value", "lower", "upper")[:limit])
         return _closed_columns(list(rows))
