@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.utils import timezone
 
+from core.errors import DomainError
 from performance import realised, selectors
 from performance.models import FieldMonitor, MonitorState, Trigger
 from performance.services import election, monitors
@@ -107,7 +108,11 @@ def realised_score(best) -> tuple[float | None, str]:
         return None, f"realised scores are rmse and mae, the best is judged by {best.metric}: backtest"
     source = latest_source()
     since = datetime.fromtimestamp(source.now() - settings.MONITORING_INTERVAL_SECONDS, UTC)
-    found = realised.best_score(best.field, best.model_id, version=best.version.version, since=since, source=source)
+    try:
+        found = realised.best_score(best.field, best.model_id, version=best.version.version, since=since,
+                                    source=source)
+    except DomainError as error:  # the store or the source is down: the backtest may still run
+        return None, f"realised score unavailable ({error.message}): backtest"
     least = settings.MONITORING_REALISED_MIN_COUNT
     if found["count"] < least:
         return None, (f"{found['count']} realised forecasts of {best.model.name} v{best.version.version} in the "

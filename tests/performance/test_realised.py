@@ -224,3 +224,15 @@ def test_too_few_realised_forecasts_fall_back_to_the_backtest(monitored, setting
     check = MonitorEvent.objects.get(kind="check")
     assert "3 realised forecasts" in check.reason and "fewer than 10: backtest" in check.reason
     assert ScoreRecord.objects.filter(trigger="auto_monitor").count() == 1
+
+
+def test_a_store_that_is_down_falls_back_to_the_backtest(monitored, monkeypatch):
+    from inference.forecast_store import ClickHouseStore
+    from performance import monitoring
+    from performance.models import MonitorEvent
+
+    # A real store with nothing behind it (the discard port), while the telemetry stays the bundled data.
+    monkeypatch.setattr(realised, "get_store", lambda: ClickHouseStore("http://127.0.0.1:9/", "cellwise_test.x", 0))
+    assert monitoring.tick(only=[FIELD])[0].action == "ok"
+    reason = MonitorEvent.objects.get(kind="check").reason
+    assert "realised score unavailable" in reason and "ClickHouse" in reason and reason.endswith("backtest)")
