@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from inference import cache
+from inference import cache, intervals
 from inference.forecasting import contiguous_tails, filled_tails, resolve
 from inference.instruments import INFERENCE_SECONDS, INFERENCES
 from telemetry.base import TelemetrySource
@@ -34,6 +34,8 @@ class CellForecast:
     origin: int  # the start of the first forecast window (= the end of the last input window)
     input_start: int
     values: np.ndarray  # (forecast steps,) of the asked-for field, KPI units
+    lower: np.ndarray | None = None  # (forecast steps,) at INTERVAL_COVERAGE; None: the version has no intervals
+    upper: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -88,21 +90,30 @@ def forecast_windows(entry: cache.Entry, batch: WindowBatch, output_field: str, 
     n, lookback = len(cells), bundle.lookback
     x = np.empty((n, lookback, len(inputs)), batch.values.dtype)
     last = np.empty((n, len(outputs)), batch.values.dtype)
+    past = np.empty((n, lookback, len(outputs)), batch.values.dtype)  # the interval's volatility group
     origins, starts = np.empty(n, np.int64), np.empty(n, np.int64)
     whole = np.array([p not in filled for p in positions], dtype=bool)
     if whole.any():  # each of these cells holds exactly `lookback` complete rows: one reshape
         rows = batch.take_cells(cells[whole])
         x[whole] = rows.select(inputs).values.reshape(int(whole.sum()), lookback, len(inputs))
         last_rows = rows.offsets[1:] - 1
-        last[whole] = rows.select(outputs).values[last_rows]
+        out_rows = rows.select(outputs).values
+        last[whole] = out_rows[last_rows]
+        past[whole] = out_rows.reshape(int(whole.sum()), lookback, len(outputs))
         origins[whole], starts[whole] = rows.end[last_rows], rows.start[rows.offsets[:-1]]
     for j in np.flatnonzero(~whole):  # the few whose lookback holds filled windows
         frame = filled[int(positions[j])].lookback(lookback)
         x[j] = frame.select(inputs).values
-        last[j] = frame.select(outputs).values[-1]
+        past[j] = frame.select(outputs).values
+        last[j] = past[j][-1]
         origins[j], starts[j] = frame.end[-1], frame.start[0]
-    values = entry.loaded.predict(x, last)[:, :, outputs.index(output_field)]
-    result.forecasts = [CellForecast(int(c), int(o), int(s), values[j])
+    predicted = entry.loaded.predict(x, last)
+    k = outputs.index(output_field)
+    band = intervals.bounds(bundle, predicted, intervals.resolve_coverage(None), past)
+    lower, upper = (None, None) if band is None else (band[0][:, :, k], band[1][:, :, k])
+    values = predicted[:, :, k]
+    result.forecasts = [CellForecast(int(c), int(o), int(s), values[j],
+                                     None if lower is None else lower[j], None if upper is None else upper[j])
                         for j, (c, o, s) in enumerate(zip(cells, origins, starts, strict=True))]
     return result
 

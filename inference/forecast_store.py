@@ -95,6 +95,13 @@ class ForecastStore(ABC):
         """Fields with a latest forecast."""
 
     @abstractmethod
+    def closed(self, *, field: str, since: datetime, until: datetime, limit: int) -> dict[str, np.ndarray]:
+        """Forecasts of `field` whose target window starts at or after `since` and ends at or before
+        `until`, newest targets first, at most `limit` rows, as columns (realised accuracy):
+        cell, model_id (str), model_name, version, step, target (Unix s), window_seconds, value,
+        lower, upper (NaN: no interval)."""
+
+    @abstractmethod
     def prune(self, *, before: datetime) -> int:
         """Delete forecasts made before `before`; how many (ClickHouse: its TTL does it, 0)."""
 
@@ -116,7 +123,17 @@ def _rows(result: BatchResult, created: datetime):
             yield dict(field=result.output_field, cell=forecast.cell_id, model_id=entry.model_id,
                        model_name=entry.model_name, version=entry.version, origin=origin, step=k + 1,
                        target=origin + timedelta(seconds=k * ws), window_seconds=ws, value=float(value),
+                       lower=None if forecast.lower is None else float(forecast.lower[k]),
+                       upper=None if forecast.upper is None else float(forecast.upper[k]),
                        created_at=created)
+
+
+def _band_column(result: BatchResult, side: str) -> np.ndarray | None:
+    """The flattened (cells × steps) lower or upper bounds; None when the version has no intervals."""
+    columns = [getattr(f, side) for f in result.forecasts]
+    if any(c is None for c in columns):
+        return None
+    return np.concatenate(columns).astype(np.float64)
 
 
 def _worst(result: BatchResult) -> np.ndarray:
@@ -176,6 +193,21 @@ class DatabaseStore(ForecastStore):
 
     def prune(self, *, before: datetime) -> int:
         return StoredForecast.objects.filter(created_at__lt=before).delete()[0]
+
+    def closed(self, *, field: str, since: datetime, until: datetime, limit: int) -> dict[str, np.ndarray]:
+        from django.db.models import Q
+
+        # Closed: target + window_seconds <= until, as one condition per window length (few of
+        # them), which every database runs (SQLite has no integer × interval).
+        rows = StoredForecast.objects.filter(field=field, target__gte=since, target__lte=until)
+        lengths = rows.order_by().values_list("window_seconds", flat=True).distinct()
+        closed = Q(pk__in=[])
+        for seconds in lengths:
+            closed |= Q(window_seconds=seconds, target__lte=until - timedelta(seconds=seconds))
+        rows = (rows.filter(closed).order_by("-target")
+                .values_list("cell", "model_id", "model_name", "version", "step", "target", "window_seconds",
+                             "value", "lower", "upper")[:limit])
+        return _closed_columns(list(rows))
 
 
 LATEST_COLUMNS = ("cell", "origin", "model_name", "version", "window_seconds", "values", "worst")
@@ -252,6 +284,8 @@ class ClickHouseStore(ForecastStore):
             "target": pa.array((origins + (step.astype(np.int64) - 1) * ws) * 1000, pa.timestamp("ms", tz="UTC")),
             "window_seconds": pa.array(np.full(len(cells), ws, dtype=np.uint32)),
             "value": pa.array(values),
+            "lower": _nullable(_band_column(result, "lower"), len(cells)),
+            "upper": _nullable(_band_column(result, "upper"), len(cells)),
             "created_at": pa.array(np.full(len(cells), int(created.timestamp() * 1000)), pa.timestamp("ms", tz="UTC")),
         })
         self._insert(self.table, block)
@@ -329,6 +363,41 @@ class ClickHouseStore(ForecastStore):
 
     def prune(self, *, before: datetime) -> int:
         return 0  # the table's TTL drops old rows in its merges
+
+    def closed(self, *, field: str, since: datetime, until: datetime, limit: int) -> dict[str, np.ndarray]:
+        parameters = {"field": field, "since": int(since.timestamp()), "until": int(until.timestamp())}
+        rows = self._run(lambda c: c.query(
+            "SELECT cell, toString(model_id), model_name, version, step, target, window_seconds, value, lower, upper "
+            f"FROM {self.table} FINAL WHERE field = {{field:String}} AND target >= toDateTime({{since:Int64}}, 'UTC') "
+            "AND toUnixTimestamp(target) + window_seconds <= {until:Int64} "
+            f"ORDER BY target DESC LIMIT {int(limit)}", parameters=parameters).result_rows)
+        return _closed_columns(rows)
+
+
+CLOSED_COLUMNS = ("cell", "model_id", "model_name", "version", "step", "target", "window_seconds", "value",
+                  "lower", "upper")
+
+
+def _closed_columns(rows: list[tuple]) -> dict[str, np.ndarray]:
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(CLOSED_COLUMNS)
+    out = dict(zip(CLOSED_COLUMNS, columns, strict=True))
+    targets = [t if t.tzinfo else t.replace(tzinfo=UTC) for t in out["target"]]
+    return {
+        "cell": np.array(out["cell"], np.int64), "model_id": np.array([str(m) for m in out["model_id"]], object),
+        "model_name": np.array(out["model_name"], object), "version": np.array(out["version"], np.int64),
+        "step": np.array(out["step"], np.int64),
+        "target": np.array([int(t.timestamp()) for t in targets], np.int64),
+        "window_seconds": np.array(out["window_seconds"], np.int64),
+        "value": np.array(out["value"], np.float64),
+        "lower": np.array([np.nan if v is None else v for v in out["lower"]], np.float64),
+        "upper": np.array([np.nan if v is None else v for v in out["upper"]], np.float64),
+    }
+
+
+def _nullable(values: np.ndarray | None, n: int):
+    import pyarrow as pa
+
+    return pa.nulls(n, pa.float64()) if values is None else pa.array(values)
 
 
 def _clickhouse_row(row: tuple) -> dict:

@@ -336,6 +336,17 @@ READINESS_BUDGET_SECONDS = env.float("READINESS_BUDGET_SECONDS", 2.0, min=0)
 # aim at unless the request names one, and the nominal coverage evaluations measure.
 INTERVAL_COVERAGE = env.float("INTERVAL_COVERAGE", 0.9, min=0.01, max=0.99)
 
+# Realised accuracy (performance/realised.py): stored forecasts joined with the windows that have
+# arrived. At most REALISED_MAX_ROWS forecast rows are read per request (newest first), over the
+# last REALISED_DEFAULT_HOURS unless asked, bucketed by REALISED_BUCKET_SECONDS. The monitor scores
+# the best on `backtest` (re-scoring recent data) or `realised` (its stored forecasts over the last
+# interval; at least MONITORING_REALISED_MIN_COUNT of them, else it falls back to the backtest).
+REALISED_MAX_ROWS = env.int("REALISED_MAX_ROWS", 200_000, min=1)
+REALISED_DEFAULT_HOURS = env.float("REALISED_DEFAULT_HOURS", 24.0, min=0.01)
+REALISED_BUCKET_SECONDS = env.int("REALISED_BUCKET_SECONDS", 3600, min=60)
+MONITORING_SCORE_SOURCE = env.str("MONITORING_SCORE_SOURCE", "backtest", choices=["backtest", "realised"])
+MONITORING_REALISED_MIN_COUNT = env.int("MONITORING_REALISED_MIN_COUNT", 30, min=1)
+
 # --- Web processes (gunicorn: mlops_site/gunicorn_conf.py) ------------------------------------------
 WEB_WORKERS = env.int("WEB_WORKERS", 2, min=1)
 WEB_THREADS = env.int("WEB_THREADS", 16, min=1)

@@ -13,7 +13,7 @@ from access.auth import READ_AUTH, WRITE_AUTH, caller
 from access.paging import Page, PageParams, page_of
 from access.responses import errors
 from core.errors import FIELD_NAME_PATTERN, NotFound
-from performance import cell_table, degradation, replay as replay_policy, selectors
+from performance import cell_table, degradation, realised, replay as replay_policy, selectors
 from performance.models import ScoreRecord
 from performance.services import election
 from registry import selectors as registry_selectors
@@ -290,6 +290,57 @@ def cells(request, field: KpiField, filters: Query[CellFilters], paging: Query[P
     return {"items": [vars(r) for r in rows[paging.offset: paging.offset + paging.limit]], "count": len(rows),
             "limit": paging.limit, "offset": paging.offset, "metric": found.metric,
             "measured_at": found.measured_at, "models": found.models}
+
+
+class RealisedPoint(Schema):
+    start: datetime = Field(description="the start of the time bucket (forecast target windows in it)")
+    count: int
+    rmse: float
+    mae: float
+    coverage: float | None = Field(description="share of actuals within lower..upper (null: no intervals)")
+
+
+class RealisedSeries(Schema):
+    model_id: str
+    model_name: str
+    step: int
+    count: int
+    rmse: float
+    mae: float
+    coverage: float | None
+    latest_version: int
+    points: list[RealisedPoint]
+
+
+class RealisedOut(Schema):
+    field: str
+    since: datetime
+    until: datetime
+    bucket_seconds: int
+    rows_read: int = Field(description="stored forecast rows read (closed windows, newest first)")
+    truncated: bool = Field(description="REALISED_MAX_ROWS cut older forecasts off: narrow since/until")
+    nominal_coverage: float = Field(description="INTERVAL_COVERAGE, which stored bounds aim at")
+    series: list[RealisedSeries] = Field(description="per model and forecast step")
+
+
+class RealisedFilters(Schema):
+    since: datetime | None = Field(None, description="target windows from (default: REALISED_DEFAULT_HOURS ago)")
+    until: datetime | None = Field(None, description="target windows ending by (default: the source's clock)")
+    bucket_seconds: int | None = Field(None, ge=60, le=30 * 86_400, description="default REALISED_BUCKET_SECONDS")
+
+
+@router.get("/{field}/realised", response={200: RealisedOut, **errors(401, 404, 422, 503)}, auth=READ_AUTH)
+def realised_accuracy(request, field: KpiField, filters: Query[RealisedFilters]):
+    """Realised error and interval coverage of the field's stored forecasts, joined with the
+    actual windows that have arrived, per model, step and time bucket."""
+    election.check_field(field)
+    found = realised.realised(field, since=_aware(filters.since), until=_aware(filters.until),
+                              bucket_seconds=filters.bucket_seconds)
+    return {**vars(found), "nominal_coverage": settings.INTERVAL_COVERAGE}
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 class ReplayIn(Schema):

@@ -25,11 +25,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from performance import selectors
+from django.conf import settings
+from django.utils import timezone
+
+from core.errors import DomainError
+from performance import realised, selectors
 from performance.models import FieldMonitor, MonitorState, Trigger
 from performance.services import election, monitors
 from registry import selectors as registry_selectors
+from telemetry.sources import latest_source
 
 log = logging.getLogger(__name__)
 
@@ -77,11 +83,39 @@ def _step(monitor: FieldMonitor) -> monitors.Step:
                                              trigger=Trigger.AUTO_EVALUATE)
         elected = evaluation.best if any(r.elected for r in evaluation.records) else None
         return monitors.field_monitor_reelected(monitor=monitor, elected=elected, scored=len(evaluation.records))
-    if registry_selectors.field_best(field) is None:  # the best model was deleted
+    best = registry_selectors.field_best(field)
+    if best is None:  # the best model was deleted
         return monitors.field_monitor_best_gone(monitor=monitor)
+    basis = ""
+    if settings.MONITORING_SCORE_SOURCE == "realised":
+        score, basis = realised_score(best)
+        if score is not None:
+            monitors.field_monitor_scored(field=field, score=score, at=timezone.now())
+            return monitors.field_monitor_checked(monitor=monitor, best=best, score=score, basis=basis)
     check = election.field_best_rescore(field=field, trigger=Trigger.AUTO_MONITOR, actor=monitors.worker())
     if check.record.score is None and registry_selectors.version_unusable(check.best.version_id):
         return monitors.field_monitor_best_gone(  # its bundle is gone: elect another model now
             monitor=monitor, reason=f"the best cannot be used ({check.record.note})", action="best unusable")
     return monitors.field_monitor_checked(monitor=monitor, best=check.best, score=check.record.score,
-                                          note=check.record.note)
+                                          note=check.record.note, basis=basis)
+
+
+def realised_score(best) -> tuple[float | None, str]:
+    """MONITORING_SCORE_SOURCE=realised: the best version's realised score in its metric over the
+    last interval, if at least MONITORING_REALISED_MIN_COUNT forecasts were counted; else None
+    and the reason the check falls back to the backtest."""
+    if best.metric not in ("rmse", "mae"):
+        return None, f"realised scores are rmse and mae, the best is judged by {best.metric}: backtest"
+    source = latest_source()
+    since = datetime.fromtimestamp(source.now() - settings.MONITORING_INTERVAL_SECONDS, UTC)
+    try:
+        found = realised.best_score(best.field, best.model_id, version=best.version.version, since=since,
+                                    source=source)
+    except DomainError as error:  # the store or the source is down: the backtest may still run
+        return None, f"realised score unavailable ({error.message}): backtest"
+    least = settings.MONITORING_REALISED_MIN_COUNT
+    if found["count"] < least:
+        return None, (f"{found['count']} realised forecasts of {best.model.name} v{best.version.version} in the "
+                      f"last {settings.MONITORING_INTERVAL_SECONDS} s, fewer than {least}: backtest")
+    return found[best.metric], (f"realised {best.metric} over {found['count']} stored forecasts of "
+                                f"v{best.version.version} since {since:%Y-%m-%d %H:%M:%S} UTC")

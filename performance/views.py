@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from access.feedback import call_service
 from access.roles import operator_required
 from core.errors import DomainError
-from performance import cell_table, degradation, metrics, replay as replay_policy, selectors
+from performance import cell_table, degradation, metrics, realised, replay as replay_policy, selectors
 from performance.models import ScoreRecord
 from performance.selectors import BaselineStep
 from performance.services import election
@@ -25,6 +25,7 @@ from registry import selectors as registry_selectors
 @login_required
 def dashboard(request):
     rows, opportunities, error = selectors.dashboard_rows()
+    _with_realised(rows)
     return render(request, "performance/dashboard.html",
                   {"rows": rows, "opportunities": opportunities, "source_error": error})
 
@@ -32,7 +33,15 @@ def dashboard(request):
 @login_required
 def dashboard_table(request):
     rows, _, _ = selectors.dashboard_rows()
+    _with_realised(rows)
     return render(request, "performance/_dashboard_table.html", {"rows": rows})
+
+
+def _with_realised(rows: list[dict]) -> None:
+    """Each row's best's latest realised rmse (cached per field: `realised.cached`)."""
+    for row in rows:
+        best = row["best"]
+        row["realised"] = realised.latest_rmse(realised.cached(row["field"]), best.model_id) if best else None
 
 
 def _value(record: ScoreRecord, metric: str) -> float | None:
@@ -98,7 +107,7 @@ def field_page(request, field: str):
         "field": field, "best": best, "monitor": monitor, "models": models,
         "threshold": degradation.of(best).threshold if best else None,
         "ranking": selectors.last_evaluation(field), "chart": history_chart(field, chart_metric),
-        "chart_metric": chart_metric,
+        "chart_metric": chart_metric, "realised_chart": realised.chart(realised.cached(field)),
         "events": selectors.timeline(field), "metrics": metrics.METRICS, "jobs": selectors.active_jobs(field),
         "election_margin": settings.ELECTION_MARGIN, "replay_interval": settings.MONITORING_INTERVAL_SECONDS,
         **cells_context(request, field),

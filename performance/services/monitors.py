@@ -122,8 +122,10 @@ def field_monitor_release(*, monitor_id: int) -> None:
 # The steps of the loop.
 
 @transaction.atomic
-def field_monitor_checked(*, monitor: FieldMonitor, best: FieldBest, score: float | None, note: str = "") -> Step:
-    """MONITORING: act on a fresh score of the best (recorded by the election's re-score)."""
+def field_monitor_checked(*, monitor: FieldMonitor, best: FieldBest, score: float | None, note: str = "",
+                          basis: str = "") -> Step:
+    """MONITORING: act on a fresh score of the best (recorded by the election's re-score, or its
+    realised score); `basis` (which score, or why not realised) goes into the check's event."""
     rule = degradation.of(best)
     status = rule.status(score)
     if status == degradation.Status.NO_SCORE or score is None:
@@ -136,8 +138,8 @@ def field_monitor_checked(*, monitor: FieldMonitor, best: FieldBest, score: floa
         _event(monitor, MonitorEvent.Kind.REBASELINE, "the baseline had zero error; this score is the new baseline",
                score=score, baseline=best.baseline_score)
         return Step(_write(monitor, **_turn_ends(monitor)), "rebaselined")
-    _event(monitor, MonitorEvent.Kind.CHECK, status.label, score=score, baseline=best.baseline_score,
-           threshold=rule.threshold)
+    _event(monitor, MonitorEvent.Kind.CHECK, f"{status.label} ({basis})" if basis else status.label, score=score,
+           baseline=best.baseline_score, threshold=rule.threshold)
     if status == degradation.Status.OK:
         return Step(_write(monitor, **_turn_ends(monitor)), "ok")
     jobs = _retrain_all(best.field)

@@ -55,6 +55,26 @@ def test_writes_are_idempotent_and_read_back(result, store_settings):
     assert all(row["values"] == pytest.approx(values[row["cell"]]) for row in latest)
 
 
+@pytest.mark.parametrize("kind", ["database", "clickhouse"])
+def test_batch_forecasts_store_their_interval_at_interval_coverage(request, kind, make_model, settings):
+    settings.INTERVAL_COVERAGE = 0.8
+    model = make_model(input_fields=[FIELD], output_fields=[FIELD], window_duration_seconds=10, lookback_steps=4,
+                       forecast_steps=3)
+    known_version(model, offset=2.0, interval_scale=5.0)  # half width = 5 x coverage = 4
+    result = forecast_batch(output_field=FIELD, model_id=model.id)
+    settings.FORECAST_STORE = kind
+    if kind == "clickhouse":  # after the forecast, which reads the bundled data
+        settings.CLICKHOUSE_DSN = request.getfixturevalue("clickhouse_dsn")
+        settings.FORECAST_CLICKHOUSE_TABLE = f"cellwise_test.forecasts_{uuid.uuid4().hex[:12]}"
+    store = get_store()
+    store.write(result)
+    count, rows = store.query(Query(field=FIELD, limit=10**6))
+    assert count == len(result.forecasts) * 3 > 0
+    for row in rows:
+        assert row["lower"] == pytest.approx(row["value"] - 4.0, abs=1e-4)
+        assert row["upper"] == pytest.approx(row["value"] + 4.0, abs=1e-4)
+
+
 def test_forecasts_api_pages_and_filters(api, result, store_settings):
     get_store().write(result)
     total = len(result.forecasts) * 3
