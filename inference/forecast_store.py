@@ -204,10 +204,10 @@ class DatabaseStore(ForecastStore):
         closed = Q(pk__in=[])
         for seconds in lengths:
             closed |= Q(window_seconds=seconds, target__lte=until - timedelta(seconds=seconds))
-        rows = (rows.filter(closed).order_by("-target")
-                .values_list("cell", "model_id", "model_name", "version", "step", "target", "window_seconds",
-                             "value", "lower", "upper")[:limit])
-        return _closed_columns(list(rows))
+        found = (rows.filter(closed).order_by("-target")
+                 .values_list("cell", "model_id", "model_name", "version", "step", "target", "window_seconds",
+                              "value", "lower", "upper")[:limit])
+        return _closed_columns(list(found))
 
 
 LATEST_COLUMNS = ("cell", "origin", "model_name", "version", "window_seconds", "values", "worst")
