@@ -104,6 +104,13 @@ def fit_ridge(
     with torch.no_grad():
         linear.weight.copy_(torch.from_numpy(weights.T.astype(np.float32)))
         linear.bias.copy_(torch.from_numpy(bias.astype(np.float32)))
+    return _single_epoch(network, x_train, y_train, x_val, y_val, on_epoch=on_epoch, began=began)
+
+
+def _single_epoch(network: nn.Module, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
+                  y_val: np.ndarray, *, on_epoch: Callable[[int, float, float], bool], began: float) -> FitResult:
+    """The result of a fit without epochs (closed form or nothing to learn): its losses recorded
+    as one epoch, which `on_epoch` may still cancel."""
     train_loss = _loss(network, torch.from_numpy(x_train), torch.from_numpy(y_train), 4096)
     val_loss = _loss(network, torch.from_numpy(x_val), torch.from_numpy(y_val), 4096)
     result = FitResult(copy.deepcopy(network.state_dict()), 1, val_loss,
@@ -122,14 +129,7 @@ def fit_nothing(
     """A naive forecaster's "fit": nothing to learn; one "epoch" records its losses, so a job
     completes at once through the same path (bundle, version, MLflow run) as any model."""
     began = time.perf_counter()
-    train_loss = _loss(network, torch.from_numpy(x_train), torch.from_numpy(y_train), 4096)
-    val_loss = _loss(network, torch.from_numpy(x_val), torch.from_numpy(y_val), 4096)
-    result = FitResult(copy.deepcopy(network.state_dict()), 1, val_loss,
-                       history=[{"epoch": 1, "train_loss": train_loss, "val_loss": val_loss}])
-    if not on_epoch(1, train_loss, val_loss):
-        result.stopped = "cancelled"
-    result.seconds = time.perf_counter() - began
-    return result
+    return _single_epoch(network, x_train, y_train, x_val, y_val, on_epoch=on_epoch, began=began)
 
 
 def fit_linear_lstm(
