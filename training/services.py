@@ -101,13 +101,6 @@ def training_job_progress(*, job_id: JobId, epoch: int, train_loss: float, val_l
     return True
 
 
-def training_job_heartbeat(*, job_id: JobId) -> bool:
-    """Show life during long phases; False when a cancel was requested."""
-    return bool(TrainingJob.objects.filter(id=job_id, status=JobStatus.RUNNING, cancel_requested=False).update(
-        heartbeat_at=timezone.now()
-    ))
-
-
 def training_job_fetch_progress(*, job_id: JobId, phase: str, done: int, total: int) -> bool:
     """Cells read of how many in this phase (one UPDATE per chunk, also a heartbeat); False when
     a cancel was requested, so the worker stops reading."""
