@@ -1,7 +1,7 @@
 """Prediction intervals by split conformal prediction, per forecast step and output.
 
 At training, the absolute residuals |truth − forecast| of a held-out calibration split (the
-time-ordered validation split: the latest samples, never fitted on) are summarised per step
+validation split: every cell's latest samples, never fitted on) are summarised per step
 and output as their quantiles on a fixed grid of levels, in KPI units. Any coverage c is then
 served from the grid: the interval is forecast ± the residual quantile at the finite-sample
 level ⌈(n + 1)·c⌉ / n, which covers at least c of exchangeable new samples.

@@ -1,7 +1,8 @@
 """From samples to a `Bundle`: the one way a model is fitted. The worker (`training.pipeline`),
 the test factories and `bench/accuracy.py` all call `fit_model`.
 
-1. Split by time: the latest `validation_fraction` of the samples (by origin) validates.
+1. Split by time within each cell: the latest `validation_fraction` of every cell's samples (by
+   origin) validates (`sequences.time_split`).
 2. Fit the feature and target scalers on the training split only; targets are residual (each
    output's change from its last observed value) or levels, as configured.
 3. Seed torch, then build the architecture's network: the initial weights depend on the seed
@@ -10,8 +11,8 @@ the test factories and `bench/accuracy.py` all call `fit_model`.
    sees every epoch and stops the fit by returning False.
 5. Calibrate prediction intervals on the validation split (`training.conformal`): the
    absolute residuals of the best weights' forecasts, and of the naive forecasters, in KPI
-   units. The validation split doubles as the calibration split: it is the latest data (the
-   closest to what is served) and the only split the weights were not fitted on; early stopping
+   units. The validation split doubles as the calibration split: it is every cell's latest data
+   (the closest to what is served) and the only split the weights were not fitted on; early stopping
    choosing one epoch by its loss biases the residuals negligibly (measured: docs/accuracy.md).
 6. Pack the best weights, the scalers, the intervals and the config into a `Bundle`.
 

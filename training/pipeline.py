@@ -199,6 +199,7 @@ def _train(job: TrainingJob) -> str:
         return "cancelled"
 
     summary = {**data.summary, "samples_train": fitted.samples_train, "samples_val": fitted.samples_val,
+               "samples_purged": len(data.samples) - fitted.samples_train - fitted.samples_val,
                "best_epoch": result.best_epoch, "epochs_run": len(result.history), "stopped": result.stopped,
                "fit_seconds": round(result.seconds, 3)}
     metrics = {"best_val_loss": result.best_val_loss, "train_mean_val_loss": fitted.mean_loss,

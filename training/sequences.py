@@ -155,10 +155,29 @@ def concat(sets: Iterable[SampleSet]) -> SampleSet:
 
 
 def time_split(samples: SampleSet, validation_fraction: float) -> tuple[SampleSet, SampleSet]:
-    """Earlier samples train, the latest `validation_fraction` (by origin time) validate."""
-    order = np.argsort(samples.origin, kind="stable")
-    n_val = max(1, int(round(len(order) * validation_fraction))) if len(order) > 1 else 0
-    return samples.take(order[: len(order) - n_val]), samples.take(order[len(order) - n_val:])
+    """Per cell, the latest `validation_fraction` of its samples (by origin) validate, the
+    earlier ones train. Per cell, not over the pooled set: the pooled latest samples were three
+    of the bundled data's 19 cells, 87 % of them one static cell, so neither early stopping nor
+    the intervals calibrated there spoke for the others. The last forecast − 1 training samples
+    before a cell's boundary are left out (purged): their targets are windows the validation
+    samples forecast. A cell too short to give a validation sample only trains; when no cell
+    gives one, the latest sample validates."""
+    if len(samples) < 2:
+        return samples.take(np.arange(len(samples))), samples.take(np.arange(0))
+    purge = samples.y.shape[1] - 1
+    order = np.lexsort((samples.origin, samples.cell))  # by cell, then time
+    cell = samples.cell[order]
+    starts = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])
+    sizes = np.diff(np.r_[starts, len(order)])
+    n_val = np.rint(sizes * validation_fraction).astype(np.int64)
+    if not n_val.any():
+        latest = np.argsort(samples.origin, kind="stable")
+        return samples.take(latest[:-1]), samples.take(latest[-1:])
+    position = np.arange(len(order)) - np.repeat(starts, sizes)  # rank within its cell
+    boundary = np.repeat(sizes - n_val, sizes)
+    val = position >= boundary
+    train = (position < boundary - np.where(np.repeat(n_val, sizes) > 0, purge, 0))
+    return samples.take(order[train]), samples.take(order[val])
 
 
 def targets(samples: SampleSet, mode: str) -> np.ndarray:

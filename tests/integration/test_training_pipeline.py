@@ -37,7 +37,10 @@ def test_a_job_trains_and_writes_bundle_version_and_run(tracked, make_model):
     assert not ModelConfig.objects.get(id=model.id).is_training
     assert version.version == 1 and version.mlflow_pending  # MLflow catches up through the outbox
     summary = job.data_summary
-    assert summary["cells_used"] > 5 and summary["samples"] == summary["samples_train"] + summary["samples_val"]
+    assert summary["cells_used"] > 5
+    assert summary["samples"] == summary["samples_train"] + summary["samples_val"] + summary["samples_purged"]
+    # One training sample per validated cell purged at its boundary (forecast − 1 = 1).
+    assert 0 < summary["samples_purged"] <= summary["cells_used"] * (model.forecast_steps - 1)
     assert [e.epoch for e in job.epochs.all()] == list(range(1, summary["epochs_run"] + 1))  # the curve, appended
     assert storages["models"].exists(version.bundle_path)
     assert [e.kind for e in JobEvent.objects.filter(job_id=job.id)] == ["queued", "started", "completed"]

@@ -75,7 +75,7 @@ def test_stride_is_one_window_and_gaps_split_runs():
     assert s.segments == 2
 
 
-def test_residual_targets_and_time_split():
+def test_residual_targets():
     start = np.arange(20) * 10
     values = np.arange(20, dtype=float).reshape(20, 1) ** 2
     frame = WindowFrame.build(cell_index=1, window_seconds=10, fields=("a",), start=start, end=start + 10,
@@ -84,11 +84,29 @@ def test_residual_targets_and_time_split():
     residual = targets(s, "residual")
     np.testing.assert_allclose(residual + s.last[:, None, :], s.y)
     np.testing.assert_allclose(targets(s, "level"), s.y)
-    other = build_samples(frame, inputs=["a"], outputs=["a"], lookback=3, forecast=2)
-    other.origin = other.origin - 5  # a second cell, interleaved in time
-    train, val = time_split(concat([s, other]), 0.25)
-    assert len(val) == round(len(s) * 2 * 0.25)
-    assert train.origin.max() <= val.origin.min()
+
+
+def test_time_split_validates_the_latest_samples_of_every_cell_and_purges_the_boundary():
+    start = np.arange(20) * 10
+    frames = [WindowFrame.build(cell_index=cell, window_seconds=10, fields=("a",), start=start + offset,
+                                end=start + offset + 10, values=np.arange(20.0).reshape(20, 1),
+                                sample_count=np.ones(20))
+              for cell, offset in ((1, 0), (2, -5), (3, 1000))]
+    # Cell 3 is much later: a pooled split would validate on it alone.
+    samples = concat([build_samples(f, inputs=["a"], outputs=["a"], lookback=3, forecast=2) for f in frames])
+    per_cell = len(samples) // 3  # 16
+    train, val = time_split(samples, 0.25)
+    for cell in (1, 2, 3):
+        cell_val, cell_train = val.origin[val.cell == cell], train.origin[train.cell == cell]
+        assert len(cell_val) == round(per_cell * 0.25)
+        assert len(cell_train) == per_cell - len(cell_val) - 1  # forecast − 1 = 1 purged at the boundary
+        assert cell_train.max() < cell_val.min()
+        # The purged sample's targets are the windows the first validation sample forecasts.
+        assert cell_val.min() - cell_train.max() == 2 * 10
+    one_each = concat([build_samples(f.take(slice(0, 5)), inputs=["a"], outputs=["a"], lookback=3, forecast=2)
+                       for f in frames[:2]])  # one sample per cell: no cell can spare one
+    train, val = time_split(one_each, 0.25)
+    assert len(train) == 1 and len(val) == 1 and val.origin[0] == one_each.origin.max()
 
 
 def test_scaler_standardises_with_the_data_it_was_fitted_on():
