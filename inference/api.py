@@ -224,12 +224,10 @@ def stored_forecasts(request, field: str = Query(..., pattern=FIELD_NAME_PATTERN
     read without running inference: ordered by cell, target window, origin. `since`: forecasts
     for windows starting at or after it (ISO time, UTC when it has no offset). `origin` is the
     start of the first forecast window (the end of the input), `target` the forecast window's start."""
-    from datetime import UTC
-
+    from core.instants import as_utc
     from inference.forecast_store import Query as StoreQuery, get_store
 
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
     store = get_store()
-    count, rows = store.query(StoreQuery(field=field, cell=cell, since=since, limit=limit, offset=offset))
+    count, rows = store.query(StoreQuery(field=field, cell=cell, since=as_utc(since, "since"), limit=limit,
+                                         offset=offset))
     return {"items": rows, "count": count, "limit": limit, "offset": offset, "store": store.name}

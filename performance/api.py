@@ -13,6 +13,7 @@ from access.auth import READ_AUTH, WRITE_AUTH, caller
 from access.paging import Page, PageParams, page_of
 from access.responses import errors
 from core.errors import FIELD_NAME_PATTERN, NotFound
+from core.instants import as_utc
 from performance import cell_table, degradation, realised, replay as replay_policy, selectors
 from performance.models import ScoreRecord
 from performance.services import election
@@ -334,13 +335,9 @@ def realised_accuracy(request, field: KpiField, filters: Query[RealisedFilters])
     """Realised error and interval coverage of the field's stored forecasts, joined with the
     actual windows that have arrived, per model, step and time bucket."""
     election.check_field(field)
-    found = realised.realised(field, since=_aware(filters.since), until=_aware(filters.until),
+    found = realised.realised(field, since=as_utc(filters.since, "since"), until=as_utc(filters.until, "until"),
                               bucket_seconds=filters.bucket_seconds)
     return {**vars(found), "nominal_coverage": settings.INTERVAL_COVERAGE}
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 class ReplayIn(Schema):

@@ -4,7 +4,7 @@ forecasts (database store) joined with the bundled data's actual windows, errors
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import numpy as np
 import pytest
@@ -109,6 +109,10 @@ def test_realised_api_bad_input(api, anonymous_api):
     assert anonymous_api.get(f"/performance/{FIELD}/realised").status_code == 401
     empty = api.get(f"/performance/{FIELD}/realised", since=(datetime.now(UTC) - timedelta(hours=1)).isoformat())
     assert empty.status_code == 200 and empty.json()["series"] == []
+    far_east = (datetime.now(UTC) - timedelta(hours=1)).astimezone(timezone(timedelta(hours=23, minutes=59)))
+    assert api.get(f"/performance/{FIELD}/realised", since=far_east.isoformat()).status_code == 200
+    out_of_range = api.get(f"/performance/{FIELD}/realised", until="0001-01-01T00:00:00+01:00")
+    assert out_of_range.status_code == 422 and "until" in out_of_range.json()["detail"]
 
 
 def test_both_stores_read_the_same_closed_forecasts(make_model, settings, request):
