@@ -148,6 +148,10 @@ HISTORY_RETENTION_DAYS = env.int("HISTORY_RETENTION_DAYS", 90, min=0)
 # cover at most REPLAY_MAX_CHECKS checks.
 ELECTION_MARGIN = env.float("ELECTION_MARGIN", 0.02, min=0.0, max=0.5)
 REPLAY_MAX_CHECKS = env.int("REPLAY_MAX_CHECKS", 50_000, min=1)
+# A learned model brings its fields' naive forecasters (persistence, lookback mean) at its window,
+# lookback and forecast: created with it, trained beside its jobs, so every election counts them
+# and a field never serves a forecast worse than theirs (registry.services.naive_forecasters_ensure).
+NAIVE_MODELS_AUTO = env.bool("NAIVE_MODELS_AUTO", True)
 
 # --- MLflow (the experiment tracker and a mirror of the registry) ---------------------------
 MLFLOW_TRACKING_URI = env.url(

@@ -91,3 +91,16 @@ def latest_version_id(model_id) -> int | None:
 def version_unusable(version_id) -> bool:
     """Its bundle turned out missing or unreadable (ModelVersion.unusable_reason)."""
     return ModelVersion.objects.filter(id=version_id).exclude(unusable_reason="").exists()
+
+
+def naive_siblings(model: ModelConfig) -> list[ModelConfig]:
+    """The naive forecasters (persistence, lookback mean) of a model's output fields at its
+    window, lookback and forecast: the models an election holds it to."""
+    from registry.models import NAIVE_ARCHITECTURES
+
+    outputs = ModelField.objects.filter(model=OuterRef("pk"), role=ModelField.Role.OUTPUT,
+                                        name__in=model.output_fields)
+    return list(ModelConfig.objects.filter(
+        architecture__in=NAIVE_ARCHITECTURES, window_duration_seconds=model.window_duration_seconds,
+        lookback_steps=model.lookback_steps, forecast_steps=model.forecast_steps,
+    ).filter(Exists(outputs)).exclude(id=model.id).order_by("created_at"))

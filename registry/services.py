@@ -3,10 +3,12 @@ MLflow mirror operation in the same transaction (the flush runs after commit, on
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -14,7 +16,7 @@ from django.utils import timezone
 from core.errors import Conflict, Invalid
 from core.events import actor_name, user_row
 from core.types import Actor, ModelId, Payload
-from registry import bundle_store
+from registry import bundle_store, selectors
 from registry.bounds import CONFIG, TRAINING
 from registry.models import (
     MAX_INPUT_FIELDS,
@@ -31,6 +33,8 @@ from registry.models import (
     TargetMode,
 )
 from telemetry.sources import available_fields
+
+log = logging.getLogger(__name__)
 
 
 def model_event_record(*, model: ModelConfig, kind: str, actor: str, message: str, **details: Any) -> ModelEvent:
@@ -164,7 +168,36 @@ def model_config_create(
         operation=MlflowOutbox.Operation.CREATE_MODEL, model_id=model.id,
         payload={"tags": {"name": name, "architecture": architecture}, "description": f"cellwise model {name}"},
     )
+    if settings.NAIVE_MODELS_AUTO and not model.is_naive:
+        naive_forecasters_ensure(model=model, user=user)
     return model
+
+
+def naive_model_name(*, field: str, architecture: str, window: int, lookback: int, forecast: int) -> str:
+    return f"{field}-{architecture.replace('_', '-')}-{window}s-{lookback}x{forecast}"
+
+
+def naive_forecasters_ensure(*, model: ModelConfig, user: Actor = None) -> list[ModelConfig]:
+    """Persistence and the lookback mean for each output field of `model`, at its window,
+    lookback and forecast: the ones missing are created (reading only that field), the
+    existing ones kept. Returns those created. One that cannot be created (its name taken by
+    another model) is logged and left out: the learned model stands without it."""
+    have = {(m.architecture, f) for m in selectors.naive_siblings(model) for f in m.output_fields}
+    created = []
+    for field in model.output_fields:
+        for architecture in NAIVE_ARCHITECTURES:
+            if (architecture, field) in have:
+                continue
+            name = naive_model_name(field=field, architecture=architecture, window=model.window_duration_seconds,
+                                    lookback=model.lookback_steps, forecast=model.forecast_steps)
+            try:
+                created.append(model_config_create(
+                    name=name, architecture=architecture, input_fields=[field], output_fields=[field],
+                    window_duration_seconds=model.window_duration_seconds, lookback_steps=model.lookback_steps,
+                    forecast_steps=model.forecast_steps, user=user))
+            except (Conflict, Invalid) as error:  # the learned model stands either way
+                log.warning("naive forecaster %s not created: %s", name, error.message)
+    return created
 
 
 @transaction.atomic

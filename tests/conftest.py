@@ -66,6 +66,9 @@ def clickhouse_dsn() -> str:
 @pytest.fixture(autouse=True)
 def _test_settings(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast users
+    # Tests count the models they make; tests/registry/test_naive_auto.py turns it on (processes
+    # the tests start read the environment: there it is on, the default).
+    settings.NAIVE_MODELS_AUTO = False
     # The manifest storage needs collectstatic; tests render pages without it.
     settings.STORAGES = {
         **settings.STORAGES,

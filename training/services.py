@@ -16,7 +16,7 @@ from core import processes
 from core.errors import Conflict, DomainError, Invalid
 from core.events import actor_name, user_row
 from core.types import Actor, JobId
-from registry import services as registry_services
+from registry import selectors as registry_selectors, services as registry_services
 from registry.models import ModelConfig, ModelVersion
 from training import notifications
 from training.architectures import spec
@@ -67,7 +67,24 @@ def training_job_create(*, model: ModelConfig, lookback_seconds: int | None = No
     _event(job, kind="queued", actor=actor_name(user), message=f"training of {model.name} queued ({reason})",
            to_status=JobStatus.QUEUED, lookback_seconds=lookback)
     transaction.on_commit(lambda: _enqueue(job, hook))
+    if settings.NAIVE_MODELS_AUTO and not model.is_naive:
+        _train_untrained_naive_siblings(model=model, lookback_seconds=lookback, user=user, hook=hook)
     return job
+
+
+def _train_untrained_naive_siblings(*, model: ModelConfig, lookback_seconds: int, user: Actor,
+                                    hook: str | None) -> None:
+    """The naive forecasters a learned model is held to (`registry.services.naive_forecasters_ensure`)
+    are trained with its first job: no version yet and no job of their own running. Their jobs fit
+    nothing; they share the learned job's hook, so "evaluate after the field's last job" waits for them."""
+    for sibling in registry_selectors.naive_siblings(model):
+        if sibling.versions.exists() or TrainingJob.objects.filter(model=sibling, status__in=ACTIVE).exists():
+            continue
+        try:
+            training_job_create(model=sibling, lookback_seconds=lookback_seconds, user=user,
+                                reason=f"naive forecaster beside {model.name}", hook=hook)
+        except Conflict:
+            pass  # another request queued it a moment ago
 
 
 def _enqueue(job: TrainingJob, hook: str | None = None) -> None:

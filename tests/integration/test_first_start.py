@@ -76,7 +76,10 @@ def test_a_worker_started_after_bootstrap_does_not_queue_the_demo_jobs_again(tra
     subprocess.run([sys.executable, "manage.py", "bootstrap", "--demo"], cwd=ROOT, env=env, check=True,
                    capture_output=True, timeout=120)
     demo = sorted(str(job_id) for job_id in TrainingJob.objects.values_list("id", flat=True))
-    assert len(demo) == len(DEMO_MODELS) and orm_training_tasks() == demo
+    # Each learned model's job, and one per naive forecaster of each demo (field, window, lookback, forecast).
+    configs = {(tuple(m["output_fields"]), m["window_duration_seconds"], m["lookback_steps"], m["forecast_steps"])
+               for m in DEMO_MODELS}
+    assert len(demo) == len(DEMO_MODELS) + 2 * len(configs) and orm_training_tasks() == demo
 
     worker = workers("first-start", **own)
     wait_for(lambda: "schedule:" in worker.log(), timeout=60, message=f"start-up; log:\n{worker.log()[-2000:]}")

@@ -26,7 +26,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, field: str, window: int, lookback: int, forecast: int, here: bool, **options):
         for architecture in NAIVE_ARCHITECTURES:
-            name = f"{field}-{architecture.replace('_', '-')}-{window}s-{lookback}x{forecast}"
+            name = registry_services.naive_model_name(field=field, architecture=architecture, window=window,
+                                                      lookback=lookback, forecast=forecast)
             try:
                 model = registry_services.model_config_create(
                     name=name, architecture=architecture, input_fields=[field], output_fields=[field],
