@@ -129,7 +129,7 @@ def test_a_degraded_field_with_a_hung_receiver_still_retrains_on_time(elected_fi
 def test_a_worker_killed_mid_delivery_loses_nothing(workers, receiver):
     receiver.plan = ["hang"]  # the first request never gets an answer: the worker is killed during it
     webhook = services.webhook_create(name="dedupe", url=receiver.url)
-    env = {"ALERTS_WEBHOOK_TIMEOUT_SECONDS": "10", "MONITORING_ENABLED": "false"}
+    env = {"ALERTS_WEBHOOK_TIMEOUT_SECONDS": "4", "MONITORING_ENABLED": "false"}  # the lease: 4 + 5 s
     first = workers("first", **env)
     services.webhook_test(webhook=webhook)
     wait_for(lambda: receiver.requests, timeout=60, message=f"the first attempt; log: {first.log()[-3000:]}")

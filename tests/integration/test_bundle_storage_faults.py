@@ -92,6 +92,7 @@ def test_storage_that_never_answers_is_a_json_503_within_the_configured_bounds(s
     known_version(model)  # on the session's S3
     silent = SilentServer()
     try:
+        settings.MODEL_STORAGE_READ_TIMEOUT_SECONDS = 1.5  # the bounds checked follow the settings; 5 s cost 20 s here
         point_models_storage_at(settings, silent.url)
         response, elapsed = timed(lambda: api.post("/inference", {"output_field": FIELD, "cell_id": CELL,
                                                                   "model_id": str(model.id)}))
