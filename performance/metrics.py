@@ -14,6 +14,13 @@ METRICS = ("rmse", "mae", "mape", "r2")
 MAPE_ZERO = 1e-9
 
 
+def constant_truth(variance, truth_sq_sum):
+    """Whether a truth's total variance Σ(t − mean)² is rounding dust of a constant truth: the
+    mean of equal values is not always exactly them, which left ~1e-30 and an r2 of ±1e31.
+    One rule for `compute` and the per-cell sums (`per_cell.metric_of`); works on arrays."""
+    return np.asarray(variance) <= 1e-12 * np.maximum(truth_sq_sum, 1.0)
+
+
 def compute(truth: np.ndarray, prediction: np.ndarray) -> dict[str, float]:
     """All metrics over every point; NaN when there are no points."""
     truth, prediction = np.asarray(truth, float).ravel(), np.asarray(prediction, float).ravel()
@@ -27,7 +34,8 @@ def compute(truth: np.ndarray, prediction: np.ndarray) -> dict[str, float]:
         "mae": float(np.mean(np.abs(error))),
         "mape": float(np.mean(np.abs(error[nonzero]) / np.abs(truth[nonzero])) * 100) if nonzero.any() else math.nan,
         # r2 of a constant truth is undefined unless the forecast is exact.
-        "r2": float(1 - (error**2).sum() / total) if total > 0 else (1.0 if not error.any() else math.nan),
+        "r2": (float(1 - (error**2).sum() / total) if not constant_truth(total, float((truth**2).sum()))
+               else (1.0 if not error.any() else math.nan)),
         "mape_skipped": int((~nonzero).sum()),
         "points": int(len(truth)),
     }

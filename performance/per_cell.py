@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from performance import metrics
 from performance.metrics import MAPE_ZERO
 
 FORECASTERS = ("model", "persistence", "lookback_mean")
@@ -87,8 +88,7 @@ def metric_of(metric: str, points, mape_points, truth_sum, truth_sq_sum, sse, sa
             value = np.where(np.asarray(mape_points) > 0, sape / np.asarray(mape_points, np.float64), np.nan)
         elif metric == "r2":
             variance = truth_sq_sum - truth_sum**2 / points
-            # Rounding leaves a tiny variance for a constant truth: treat it as zero, as compute() does.
-            tiny = variance <= 1e-12 * np.maximum(truth_sq_sum, 1.0)
+            tiny = metrics.constant_truth(variance, truth_sq_sum)
             value = np.where(tiny, np.where(np.asarray(sse) == 0, 1.0, np.nan), 1 - sse / np.where(tiny, 1, variance))
         else:
             raise ValueError(f"unknown metric {metric!r}")
