@@ -1,4 +1,4 @@
-"""Request ids for logs and a Content-Security-Policy for the pages."""
+"""Request ids for logs, a Content-Security-Policy for the pages, JSON 405s for the API."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import re
 import uuid
 
 import structlog
+from django.http import JsonResponse
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # Everything is served from here (vendored htmx/uPlot, ninja's Swagger UI); inline style
@@ -41,3 +42,23 @@ class ContentSecurityPolicyMiddleware:
         response = self.get_response(request)
         response.setdefault("Content-Security-Policy", CSP)
         return response
+
+
+class ApiMethodNotAllowedMiddleware:
+    """A method an /v1 path does not take: ninja answers Django's plain-text 405; the API answers
+    JSON errors only, naming the methods the path takes (the Allow header is kept)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (response.status_code != 405 or not request.path.startswith("/v1/")
+                or response.get("Content-Type", "").startswith("application/json")):
+            return response
+        allowed = response.get("Allow", "")
+        answer = JsonResponse({"detail": f"{request.method} is not allowed on {request.path}; it takes "
+                                         f"{allowed or 'no method'}"}, status=405)
+        if allowed:
+            answer["Allow"] = allowed
+        return answer

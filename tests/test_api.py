@@ -1,4 +1,4 @@
-"""The /v1 edge: unknown paths answer JSON, and the OpenAPI declares what each operation can
+"""The /v1 edge: unknown paths and methods answer JSON, and the OpenAPI declares what each operation can
 answer (schemathesis holds the answers to it in tests/test_fuzz_api.py)."""
 
 from __future__ import annotations
@@ -15,6 +15,17 @@ def test_an_unknown_path_is_a_json_404(client, path):
     response = client.get(path)
     assert response.status_code == 404 and response["Content-Type"] == "application/json"
     assert "no such endpoint" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(("method", "path", "allowed"), [
+    ("delete", "/v1/forecasts?field=sinr_mean", "GET"), ("put", "/v1/models", "GET, POST"),
+    ("post", "/v1/health", "GET"),
+])
+def test_a_method_a_path_does_not_take_is_a_json_405_naming_the_ones_it_takes(client, method, path, allowed):
+    response = getattr(client, method)(path)
+    assert response.status_code == 405 and response["Content-Type"] == "application/json"
+    assert set(response["Allow"].split(", ")) == set(allowed.split(", "))
+    assert method.upper() in response.json()["detail"] and response["Allow"] in response.json()["detail"]
 
 
 def operations() -> list[tuple[str, str, dict]]:
