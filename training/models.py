@@ -36,6 +36,8 @@ class TrainingJob(models.Model):
     lookback_seconds = models.PositiveIntegerField()
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     reason = models.CharField(max_length=200, blank=True, help_text="why it was queued (api, admin, monitor…)")
+    # Kept so a job queued again after a dead cluster (training_requeue_queued) keeps its hook.
+    result_hook = models.CharField(max_length=200, blank=True, help_text="django-q2 result hook of its task")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)

@@ -63,10 +63,10 @@ def training_job_create(*, model: ModelConfig, lookback_seconds: int | None = No
                        job_id=str(active.id) if active else None)
     job = TrainingJob.objects.create(model=model, lookback_seconds=lookback,
                                      total_epochs=spec(model.architecture).epochs(model.epochs),
-                                     requested_by=user_row(user), reason=reason)
+                                     requested_by=user_row(user), reason=reason, result_hook=hook or "")
     _event(job, kind="queued", actor=actor_name(user), message=f"training of {model.name} queued ({reason})",
            to_status=JobStatus.QUEUED, lookback_seconds=lookback)
-    transaction.on_commit(lambda: _enqueue(job, hook))
+    transaction.on_commit(lambda: _enqueue(job))
     if settings.NAIVE_MODELS_AUTO and not model.is_naive:
         _train_untrained_naive_siblings(model=model, lookback_seconds=lookback, user=user, hook=hook)
     return job
@@ -87,11 +87,11 @@ def _train_untrained_naive_siblings(*, model: ModelConfig, lookback_seconds: int
             pass  # another request queued it a moment ago
 
 
-def _enqueue(job: TrainingJob, hook: str | None = None) -> None:
+def _enqueue(job: TrainingJob) -> None:
     from django_q.tasks import async_task
 
     async_task("training.tasks.run_training_job", str(job.id), task_name=f"train-{job.model.name}-{job.id}",
-               group="training", timeout=settings.Q_TASK_TIMEOUT_SECONDS, hook=hook)
+               group="training", timeout=settings.Q_TASK_TIMEOUT_SECONDS, hook=job.result_hook or None)
 
 
 def training_job_claim(*, job_id: JobId, worker: str) -> TrainingJob | None:
@@ -254,7 +254,7 @@ def training_jobs_fail_of_workers(*, workers: list[str], error: str) -> list[str
 def training_requeue_queued() -> list[str]:
     """Start-up only: queue again the `queued` jobs whose task no longer waits in the broker (a
     dead cluster took it). A job whose task still waits (one queued just before this start) is
-    left alone: its copy would find the job taken, or take it first without the result hook."""
+    left alone: its copy would find the job taken. The job's result hook goes with it."""
     from training.broker import waiting_job_ids
 
     lines = []

@@ -198,3 +198,16 @@ def test_the_model_page_draws_every_curve_in_a_constant_number_of_queries(make_m
     with_one = train_and_count()
     train_and_count()
     assert train_and_count() == with_one  # three jobs' curves cost what one did
+
+
+def test_a_job_queued_again_after_its_task_was_lost_keeps_its_result_hook(make_model,
+                                                                          django_capture_on_commit_callbacks):
+    from django_q.models import OrmQ
+
+    hook = "performance.tasks.evaluate_fields_after_training"
+    with django_capture_on_commit_callbacks(execute=True):
+        job = services.training_job_create(model=make_model(), reason="demo", hook=hook)
+    OrmQ.objects.all().delete()  # the task went with a cluster that died
+    assert services.training_requeue_queued() == [f"queued job {job.id} of {job.model.name} again"]
+    (package,) = OrmQ.objects.all()
+    assert list(package.task["args"]) == [str(job.id)] and package.task["hook"] == hook  # lost before
