@@ -54,9 +54,9 @@ def reference_kinds() -> dict[int, int]:
     cells = sorted(activity)
 
     def tercile(values: dict) -> dict:
-        ranked = np.array([values[c] for c in cells])
-        low, high = np.quantile(ranked, [1 / 3, 2 / 3])
-        return {c: int(values[c] >= low) + int(values[c] >= high) for c in cells}
+        # Thirds by rank (ties by cell id): at some hours a third of the cells share the idle floor.
+        order = sorted(cells, key=lambda c: (values[c], c))
+        return {c: 3 * i // len(cells) for i, c in enumerate(order)}
 
     a, b = tercile(activity), tercile(level)
     return {c: 3 * a[c] + b[c] for c in cells}
@@ -197,3 +197,13 @@ def test_manage_py_train_here_follows_the_job_to_its_end(network, make_model, se
     assert job.status == JobStatus.COMPLETED and job.phase == "fit" and job.cells_read == 60
     assert f"job {job.id}: completed" in shown
     assert any(line.startswith("completed ") for line in shown.splitlines())  # the progress bar's last state
+
+
+def test_strata_split_tied_cells_into_thirds():
+    # Night: half the cells idle at the same floor. Quantile edges put them all above the first
+    # edge and left the lowest activity tercile empty (the stratification then had 6 kinds, not 9).
+    activity = np.concatenate([np.full(60, 22.0), np.linspace(30, 110, 60)]).astype(np.float32)
+    level = np.linspace(-110, -80, 120).astype(np.float32)[np.random.default_rng(0).permutation(120)]
+    kinds = sampling.strata_of(activity, level)
+    assert np.bincount(kinds // 3, minlength=3).tolist() == [40, 40, 40]
+    assert len(set(kinds.tolist())) == 9
