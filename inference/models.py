@@ -83,6 +83,8 @@ class ForecastChunk(models.Model):
     skipped = models.JSONField(default=list, help_text="[[cell, reason], …] of cells not forecast")
     error = models.TextField(blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0, help_text="claims so far (a dead worker's counts)")
+    queued_at = models.DateTimeField(default=timezone.now, help_text="last handed to the broker")
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -32,7 +32,8 @@ def forecast_run_create(*, field: str, origin: int, version_id: int, cells: list
 def forecast_chunk_claim(*, chunk_id: int, worker: str) -> ForecastChunk | None:
     """queued → running with a conditional update; None when someone else has it (or it is done)."""
     claimed = ForecastChunk.objects.filter(id=chunk_id, status=ForecastChunk.Status.QUEUED).update(
-        status=ForecastChunk.Status.RUNNING, worker=worker[:200], claimed_at=timezone.now())
+        status=ForecastChunk.Status.RUNNING, worker=worker[:200], claimed_at=timezone.now(),
+        attempts=F("attempts") + 1)
     if not claimed:
         return None
     return ForecastChunk.objects.select_related("run").get(id=chunk_id)
@@ -61,3 +62,32 @@ def forecast_chunk_finish(*, chunk_id: int, forecasts: int, skipped: list[tuple[
         failed = ForecastChunk.objects.filter(run_id=run_id, status=ForecastChunk.Status.FAILED).exists()
         ForecastRun.objects.filter(id=run_id, status=ForecastRun.Status.RUNNING).update(
             status=ForecastRun.Status.FAILED if failed else ForecastRun.Status.DONE, finished_at=timezone.now())
+
+
+def forecast_chunks_recover(*, lease_seconds: int, max_attempts: int) -> tuple[list[int], list[str]]:
+    """Chunks a dead worker left: running past the lease (its worker was killed mid-chunk) go back
+    to queued, or fail once they had `max_attempts` claims; queued past the lease (a dead cluster
+    took the task) are handed to the broker again, once per lease. Returns the chunk ids to queue
+    and a line each. Safe to repeat: a chunk is claimed by a conditional update and its
+    forecasts are stored by key."""
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=lease_seconds)
+    requeue, lines = [], []
+    for chunk in ForecastChunk.objects.filter(status=ForecastChunk.Status.RUNNING,
+                                              claimed_at__lt=cutoff).select_related("run"):
+        if chunk.attempts >= max_attempts:
+            forecast_chunk_finish(chunk_id=chunk.id, forecasts=0, skipped=[], error=(
+                f"its worker ({chunk.worker}) stopped while forecasting it, {chunk.attempts} times: not queued again"))
+            lines.append(f"{chunk}: failed after {chunk.attempts} claims")
+        elif ForecastChunk.objects.filter(id=chunk.id, status=ForecastChunk.Status.RUNNING,
+                                          claimed_at=chunk.claimed_at).update(
+                status=ForecastChunk.Status.QUEUED, worker="", claimed_at=None, queued_at=now):
+            requeue.append(chunk.id)
+            lines.append(f"{chunk}: its worker ({chunk.worker}) stopped; queued again")
+    for chunk in ForecastChunk.objects.filter(status=ForecastChunk.Status.QUEUED,
+                                              queued_at__lt=cutoff).select_related("run"):
+        if ForecastChunk.objects.filter(id=chunk.id, status=ForecastChunk.Status.QUEUED,
+                                        queued_at=chunk.queued_at).update(queued_at=now):
+            requeue.append(chunk.id)
+            lines.append(f"{chunk}: not taken within {lease_seconds} s; queued again")
+    return requeue, lines

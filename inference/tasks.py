@@ -19,14 +19,18 @@ def forecast_tick() -> list[str]:
     2. Claim (field, slot) by creating the run row with its chunks of FORECAST_CHUNK_CELLS cells;
        a slot already claimed (another scheduler, an earlier tick) is skipped.
     3. After commit, queue one `forecast_chunk` task per chunk: any worker on the broker takes one.
-    A failing field is logged and never stops the others.
+    A failing field is logged and never stops the others. First, chunks a dead worker left are
+    queued again (or failed after FORECAST_CHUNK_MAX_ATTEMPTS claims): `forecast_chunks_recover`.
     """
     from core.errors import DomainError
     from inference import cache, services
     from registry.models import FieldBest
     from telemetry.sources import latest_source
 
-    done = []
+    requeue, done = services.forecast_chunks_recover(lease_seconds=settings.FORECAST_CHUNK_LEASE_SECONDS,
+                                                     max_attempts=settings.FORECAST_CHUNK_MAX_ATTEMPTS)
+    if requeue:
+        transaction.on_commit(partial(_queue_chunks, requeue))
     for field, version_id in FieldBest.objects.order_by("field").values_list("field", "version_id"):
         try:
             bundle = cache.get(version_id).loaded.bundle

@@ -268,6 +268,10 @@ CLICKHOUSE_TABLE = env.str(
 # A minute schedule forecasts every cell of each field with an elected best, once per window.
 FORECAST_SCHEDULE_ENABLED = env.bool("FORECAST_SCHEDULE_ENABLED", True)
 FORECAST_CHUNK_CELLS = env.int("FORECAST_CHUNK_CELLS", 1000, min=1, max=10000)  # cells per worker task
+# A chunk claimed longer ago than this is a dead worker's: the next tick queues it again, up to
+# FORECAST_CHUNK_MAX_ATTEMPTS claims, then fails it (so its run ends and says so).
+FORECAST_CHUNK_LEASE_SECONDS = env.int("FORECAST_CHUNK_LEASE_SECONDS", 300, min=10)
+FORECAST_CHUNK_MAX_ATTEMPTS = env.int("FORECAST_CHUNK_MAX_ATTEMPTS", 2, min=1, max=10)
 FORECAST_RETENTION_DAYS = env.int("FORECAST_RETENTION_DAYS", 7, min=0)  # 0 keeps every stored forecast
 # Where stored forecasts live: auto = ClickHouse when CLICKHOUSE_DSN is set, else the database.
 FORECAST_STORE = env.str("FORECAST_STORE", "auto", choices=["auto", "database", "clickhouse"])

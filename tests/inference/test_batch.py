@@ -186,3 +186,51 @@ def test_runs_and_chunks_show_in_the_admin(admin_client, make_model, settings):
     page = admin_client.get(f"/admin/inference/forecastrun/{run.id}/change/")
     assert page.status_code == 200 and "Queued" in page.content.decode()  # its chunks, inline
     assert admin_client.get("/admin/inference/forecastchunk/").status_code == 200
+
+
+def test_chunks_a_dead_worker_left_are_queued_again_then_failed(make_model, settings,
+                                                                  django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from django_q.models import OrmQ
+
+    from inference import services, tasks
+
+    settings.FORECAST_CHUNK_CELLS, settings.FORECAST_STORE = 7, "database"
+    settings.FORECAST_CHUNK_LEASE_SECONDS, settings.FORECAST_CHUNK_MAX_ATTEMPTS = 60, 2
+    model = make_model(input_fields=[FIELD], output_fields=[FIELD], window_duration_seconds=10, lookback_steps=4,
+                       forecast_steps=2)
+    known_version(model, offset=1.0)
+    election.field_evaluate(field=FIELD)
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.forecast_tick()
+    first, second, *rest = ForecastChunk.objects.order_by("index").values_list("id", flat=True)
+    # What dead workers leave: a chunk claimed by a worker killed mid-chunk, and a chunk whose
+    # task went with a dead cluster (the broker holds nothing any more).
+    assert services.forecast_chunk_claim(chunk_id=first, worker="dead-1") is not None
+    OrmQ.objects.all().delete()
+    long_ago = timezone.now() - timedelta(seconds=120)
+    ForecastChunk.objects.filter(id=first).update(claimed_at=long_ago)
+    ForecastChunk.objects.filter(id__in=[second, *rest]).update(queued_at=long_ago)
+    with django_capture_on_commit_callbacks(execute=True):
+        lines = tasks.forecast_tick()
+    assert "its worker (dead-1) stopped; queued again" in lines[0] and "not taken within 60 s" in lines[1]
+    assert sorted(int(q.task["args"][0]) for q in OrmQ.objects.all()) == sorted([first, second, *rest])
+    assert tasks.forecast_tick()[-1].endswith("already claimed")  # recovered once per lease, not every tick
+    for chunk_id in (first, second, *rest):
+        assert tasks.forecast_chunk(chunk_id)["chunk"] == chunk_id
+    run = ForecastRun.objects.get()
+    assert run.status == "done" and run.forecasts + run.skipped == len(latest_source().cells())
+
+    # A chunk whose worker dies on every claim fails after FORECAST_CHUNK_MAX_ATTEMPTS: its run ends.
+    other = services.forecast_run_create(field=FIELD, origin=int(run.origin.timestamp()) + 10,
+                                         version_id=run.version_id, cells=[1, 2], chunk_cells=7)
+    (poison,) = other.chunk_rows.values_list("id", flat=True)
+    for attempt in (1, 2):
+        assert services.forecast_chunk_claim(chunk_id=poison, worker=f"dead-{attempt}").attempts == attempt
+        ForecastChunk.objects.filter(id=poison).update(claimed_at=long_ago)
+        lines = services.forecast_chunks_recover(lease_seconds=60, max_attempts=2)[1]
+    assert lines == [f"{ForecastChunk.objects.get(id=poison)}: failed after 2 claims"]
+    other.refresh_from_db()
+    assert other.status == "failed" and "stopped while forecasting it, 2 times" in other.error
