@@ -9,7 +9,8 @@ lookback for the model that would run. Operators pick from these instead of gues
    every cell in one pass (ClickHouse: one query per chunk of up to `CHUNK_CELLS` cells), no
    cut-off, straight from the source. Data Storage API (a request per cell): chunks of 4 × its concurrency read
    concurrently through the latest-windows cache until `READINESS_BUDGET_SECONDS` has passed;
-   the cells left are listed as not checked.
+   the cells left are listed as not checked. Callers asking at once share one scan (a
+   `:computing` key added to the cache; the others wait for the answer).
 4. Order: ready cells first, then by complete windows (most first), then by cell id; cells not
    checked last, in the source's order. `page()` filters (cell id search, ready or not) and pages.
 """
@@ -27,9 +28,11 @@ from django.core.cache import cache as django_cache
 from inference.forecasting import complete_tails, resolve
 from telemetry import latest_cache
 from telemetry.base import CHUNK_WINDOWS, TelemetrySource
+from telemetry.latest_cache import cache_call
 from telemetry.sources import latest_source, listed_cells
 
 CHUNK_CELLS = 10_000  # cells per read on sources that read a chunk in one query
+SCAN_WAIT_SECONDS = 10.0  # how long a caller waits for another's scan of the same window (10k cells: 0.4-2 s)
 
 
 @dataclass(frozen=True)
@@ -108,9 +111,40 @@ def cell_readiness(*, output_field: str, model_id=None) -> Readiness:
     expires = latest_cache.expires_at(bundle.window_seconds, now)
     window_end = int(round(expires - settings.LATEST_WINDOWS_CACHE_LAG_SECONDS))
     key = f"cellwise:readiness:{_digest(source.identity())}:{entry.version_id}:{output_field}:{window_end}"
-    cached = django_cache.get(key)
+    cached = cache_call(django_cache.get, key)
     if cached is not None:
         return cached
+    # One computation per window: the first caller scans, the others (threads of this process,
+    # or other processes on a shared cache) wait for its answer instead of scanning again. A
+    # cache that is down costs scans, never the answer.
+    computing = f"{key}:computing"
+    if cache_call(django_cache.add, computing, 1, timeout=int(SCAN_WAIT_SECONDS) + 1) is False:
+        found = _wait_for(key, computing)
+        if found is not None:
+            return found
+    try:
+        readiness = _compute(entry, source, window_end)
+        cache_call(django_cache.set, key, readiness, max(1, int(np.ceil(expires - now))))
+    finally:
+        cache_call(django_cache.delete, computing)
+    return readiness
+
+
+def _wait_for(key: str, computing: str):
+    """The other caller's answer, or None when it gave up (failed) or took longer than SCAN_WAIT_SECONDS."""
+    deadline = time.monotonic() + SCAN_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        found = cache_call(django_cache.get, key)
+        if found is not None:
+            return found
+        if cache_call(django_cache.get, computing) is None:  # it ended without an answer: compute here
+            return cache_call(django_cache.get, key)
+    return None
+
+
+def _compute(entry, source: TelemetrySource, window_end: int) -> Readiness:
+    bundle = entry.loaded.bundle
     cells = np.asarray(listed_cells(source), dtype=np.int64)
     checked_cells, complete_windows = scan(source, cells, window_seconds=bundle.window_seconds,
                                            lookback=bundle.lookback, inputs=bundle.input_fields,
@@ -118,11 +152,9 @@ def cell_readiness(*, output_field: str, model_id=None) -> Readiness:
     ready = complete_windows >= bundle.lookback
     order = np.lexsort((checked_cells, -complete_windows, ~ready))
     rest = cells[np.isin(cells, checked_cells, invert=True)]
-    readiness = Readiness(model_id=str(entry.model_id), model_name=entry.model_name, version=entry.version,
-                          needed=bundle.lookback, cell_ids=np.concatenate([checked_cells[order], rest]),
-                          complete=complete_windows[order], scanned=len(checked_cells), window_end=window_end)
-    django_cache.set(key, readiness, max(1, int(np.ceil(expires - now))))
-    return readiness
+    return Readiness(model_id=str(entry.model_id), model_name=entry.model_name, version=entry.version,
+                     needed=bundle.lookback, cell_ids=np.concatenate([checked_cells[order], rest]),
+                     complete=complete_windows[order], scanned=len(checked_cells), window_end=window_end)
 
 
 def scan(source: TelemetrySource, cells: np.ndarray, *, window_seconds: int, lookback: int, inputs: list[str],

@@ -79,7 +79,7 @@ def latest_windows(source: TelemetrySource, *, cell_index: int, window_seconds: 
     """`source.latest_windows`, from the cache while the cell's latest window is still the latest."""
     fields, dtype = tuple(fields), np.dtype(np.float64)
     if settings.LATEST_WINDOWS_CACHE:  # the hot path of a repeated forecast: one get, no batch
-        data = _cache_call(cache.get, f"{_prefix(source, window_seconds, count, fields, dtype)}{int(cell_index)}")
+        data = cache_call(cache.get, f"{_prefix(source, window_seconds, count, fields, dtype)}{int(cell_index)}")
         if data is not None:
             expires, frame = unpack(data, cell_index=int(cell_index), window_seconds=int(window_seconds),
                                     fields=fields, dtype=dtype)
@@ -117,7 +117,7 @@ def _cached_chunk(source: TelemetrySource, cells: np.ndarray, window_seconds: in
                   fields: tuple[str, ...], dtype: np.dtype) -> WindowBatch:
     prefix = _prefix(source, window_seconds, count, fields, dtype)
     keys = [f"{prefix}{c}" for c in cells.tolist()]
-    found = _cache_call(cache.get_many, keys) or {}
+    found = cache_call(cache.get_many, keys) or {}
     now = clock()
     hits: list[WindowFrame] = []
     missing: list[int] = []
@@ -134,7 +134,7 @@ def _cached_chunk(source: TelemetrySource, cells: np.ndarray, window_seconds: in
     fetched = _read(source, np.asarray(missing, dtype=np.int64), window_seconds, count, fields, dtype)
     expires = expires_at(window_seconds, now)  # from before the read: never later than its data allows
     entries = {f"{prefix}{frame.cell_index}": pack(frame, expires) for frame in fetched.frames()}
-    _cache_call(cache.set_many, entries, timeout=max(1, math.ceil(expires - now)))
+    cache_call(cache.set_many, entries, timeout=max(1, math.ceil(expires - now)))
     if not hits:
         return fetched
     return WindowBatch.concat([WindowBatch.from_frames(hits, window_seconds=window_seconds, fields=fields,
@@ -151,7 +151,7 @@ def _read(source: TelemetrySource, cells: np.ndarray, window_seconds: int, count
     return WindowBatch.concat(chunks)
 
 
-def _cache_call(call, *args, **kwargs):
+def cache_call(call, *args, **kwargs):
     try:
         return call(*args, **kwargs)
     except Exception as error:  # a cache down costs upstream reads, never the read itself

@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -273,3 +274,42 @@ def test_processes_share_the_latest_windows_through_redis(tmp_path, hourly_serve
         assert data_requests(hourly_server) == 2
     finally:
         redis.stop()
+
+
+@pytest.mark.django_db(transaction=True)  # the threads read the model through their own connections
+def test_callers_asking_at_once_share_one_scan(make_model, monkeypatch):
+    import threading
+
+    from django.db import connection
+
+    model = make_model(input_fields=INPUTS, output_fields=OUTPUTS, window_duration_seconds=10,
+                       lookback_steps=LOOKBACK, forecast_steps=2)  # the bundled data
+    known_version(model)
+    scanning, scans = threading.Event(), []
+    real = readiness_module.scan
+
+    def slow_scan(*args, **kwargs):  # the real scan, held open until a second caller has asked
+        scans.append(1)
+        scanning.set()
+        time.sleep(0.5)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(readiness_module, "scan", slow_scan)
+    answers = []
+
+    def ask():
+        try:
+            answers.append(cell_readiness(output_field="sinr_mean", model_id=model.id))
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=ask)
+    first.start()
+    assert scanning.wait(10)
+    others = [threading.Thread(target=ask) for _ in range(2)]
+    for thread in others:
+        thread.start()
+    for thread in [first, *others]:
+        thread.join(30)
+    assert len(scans) == 1 and len(answers) == 3  # two waited for the first one's answer
+    assert len({tuple(a.complete.tolist()) for a in answers}) == 1
