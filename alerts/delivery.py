@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import httpx
 from django.conf import settings
 
-from alerts import bodies, queue, selectors, services, signing
+from alerts import bodies, destinations, queue, selectors, services, signing
 from alerts.models import Delivery
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,9 @@ def attempt(delivery: Delivery) -> Outcome:
     def elapsed_ms() -> float:
         return round((time.monotonic() - began) * 1000, 1)
 
+    refused = destinations.resolved_problem(webhook.url)
+    if refused:
+        return Outcome(False, None, elapsed_ms(), refused)
     try:
         with httpx.Client(timeout=_timeouts(limit), follow_redirects=False) as client, \
                 client.stream("POST", webhook.url, content=body, headers=headers) as response:

@@ -21,7 +21,7 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from alerts import links as page_links, queue, signing
+from alerts import destinations, links as page_links, queue, signing
 from alerts.models import (
     AlertEvent,
     Delivery,
@@ -55,7 +55,7 @@ def url_problem(url: str) -> str | None:
         return f"url is not a valid URL: {error}"
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "url must start with http:// or https:// and name a host"
-    return None
+    return destinations.literal_problem(url)
 
 
 def _validated(*, name: str, url: str, secret: str, event_types: Sequence[str], fields: Sequence[str],

@@ -112,9 +112,9 @@ class EnvReader:
             raise self._fail(name, "must be a rate such as 10/m, 100/h or 5/30s (attempts per period)")
         return count, seconds
 
-    def networks(self, name: _str) -> _list[_str]:
+    def networks(self, name: _str, default: Sequence[_str] = ()) -> _list[_str]:
         """A comma-separated list of addresses or CIDR networks (IPv4 or IPv6)."""
-        items = self.list(name)
+        items = self.list(name, default)
         for item in items:
             try:
                 ipaddress.ip_network(item, strict=False)

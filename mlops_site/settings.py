@@ -380,6 +380,11 @@ PUBLIC_BASE_URL = env.url("PUBLIC_BASE_URL", f"http://localhost:{API_PORT}", sch
 # The most one webhook attempt may take (connect, send, answer): a receiver that is down or hung
 # holds a worker no longer than this.
 ALERTS_WEBHOOK_TIMEOUT_SECONDS = env.float("ALERTS_WEBHOOK_TIMEOUT_SECONDS", 5, min=0.1, max=60)
+# Webhooks never reach private, loopback, link-local (cloud metadata at 169.254.169.254) or other
+# non-public addresses, unless they are in these networks: an internal receiver must be listed.
+# Development (not CELLWISE_ENV=production) allows this machine's loopback.
+ALERTS_WEBHOOK_ALLOWED_NETWORKS = env.networks("ALERTS_WEBHOOK_ALLOWED_NETWORKS",
+                                               () if PRODUCTION else ("127.0.0.0/8", "::1/128"))
 # A failed attempt is retried after RETRY_BASE, doubling up to RETRY_MAX, until RETRY_SPAN after
 # the event; then the delivery is failed. Retries run on a minute schedule (django-q2's finest).
 ALERTS_RETRY_BASE_SECONDS = env.float("ALERTS_RETRY_BASE_SECONDS", 60, min=0.1)

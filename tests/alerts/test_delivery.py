@@ -15,6 +15,7 @@ from django.test import Client
 
 from alerts import delivery, services, tasks
 from alerts.models import Delivery, EventType
+from core.errors import Invalid
 from mlops_site.metrics import render
 from tests.alerts.helpers import readme_verify, send_pending
 from tests.alerts.receiver import Receiver, closed_port_url
@@ -214,3 +215,31 @@ def test_a_webhook_deleted_during_an_attempt_ends_it_quietly(db, receiver):
     assert services.delivery_record(delivery=claimed, ok=outcome.ok, status_code=outcome.status_code,
                                     latency_ms=outcome.latency_ms) is None
     assert not Delivery.objects.exists()
+
+
+def test_webhooks_never_reach_private_addresses_unless_listed(db, clock, settings):
+    """A real receiver on loopback stands in for an internal service (server-side request forgery)."""
+    settings.ALERTS_WEBHOOK_ALLOWED_NETWORKS = []  # production's default: nothing private
+    receiver = Receiver()
+    try:
+        for url in (receiver.url, "http://169.254.169.254/latest/meta-data/", "http://10.1.2.3/hook",
+                    "http://[::1]:9/hook", "http://[::ffff:127.0.0.1]/hook"):
+            with pytest.raises(Invalid) as refused:
+                services.webhook_create(name="internal", url=url)
+            assert "ALERTS_WEBHOOK_ALLOWED_NETWORKS" in refused.value.message, url
+        # A name is checked where it points, just before each attempt: localhost is loopback.
+        by_name = receiver.url.replace("127.0.0.1", "localhost")
+        services.webhook_create(name="by-name", url=by_name)
+        emit()
+        send_pending()
+        attempt = one()
+        assert attempt.status == "pending" and attempt.last_status_code is None
+        assert "localhost resolves to" in attempt.last_error and "loopback" in attempt.last_error
+        assert receiver.requests == []  # nothing left the worker
+
+        settings.ALERTS_WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]  # listed: an internal receiver
+        clock.advance(61)
+        delivery.deliver_due()
+        assert one().status == "delivered" and len(receiver.requests) == 1
+    finally:
+        receiver.stop()
