@@ -50,4 +50,4 @@ def prune_history() -> dict:
     from performance.retention import history_prune
 
     pruned = history_prune()
-    return {"scores": pruned.scores, "events": pruned.events}
+    return {"scores": pruned.scores, "events": pruned.events, "alerts": pruned.alerts}

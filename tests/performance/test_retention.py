@@ -77,3 +77,25 @@ def test_the_history_chart_shows_the_newest_scores(settings):
     times = history_chart(FIELD, "rmse")["x"]
     assert len(times) == 1000 and times == sorted(times)
     assert times[-1] == pytest.approx(ScoreRecord.objects.order_by("-measured_at").first().measured_at.timestamp())
+
+
+def test_finished_alert_events_age_out_with_the_history(settings):
+    from alerts import services
+    from alerts.models import AlertEvent, Delivery, DeliveryStatus, EventType
+
+    services.webhook_create(name="receiver", url="https://receiver.example/hook")  # never sent to here
+    made = {}
+    for name, days_ago, status in (("old_delivered", 100, DeliveryStatus.DELIVERED),
+                                   ("old_failed", 100, DeliveryStatus.FAILED),
+                                   ("old_pending", 100, DeliveryStatus.PENDING),
+                                   ("recent_delivered", 10, DeliveryStatus.DELIVERED)):
+        event = services.alert_emit(type=EventType.FIELD_DEGRADED, fields=[FIELD], text=name)
+        AlertEvent.objects.filter(id=event.id).update(at=timezone.now() - timedelta(days=days_ago))
+        Delivery.objects.filter(event=event).update(status=status)
+        made[name] = event.id
+    settings.HISTORY_RETENTION_DAYS = 90
+
+    assert retention.history_prune().alerts == 2
+    left = set(AlertEvent.objects.values_list("text", flat=True))
+    assert left == {"old_pending", "recent_delivered"}  # a delivery still retried keeps its event
+    assert set(Delivery.objects.values_list("event_id", flat=True)) == {made["old_pending"], made["recent_delivered"]}

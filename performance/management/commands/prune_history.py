@@ -18,5 +18,6 @@ class Command(BaseCommand):
     def handle(self, *args, days: int | None, **options):
         pruned = history_prune(older_than_days=days)
         kept = settings.HISTORY_RETENTION_DAYS if days is None else days
-        self.stdout.write(f"pruned {pruned.scores} score rows and {pruned.events} check events "
-                          f"older than {kept} days" if kept > 0 else "retention is 0: nothing pruned")
+        self.stdout.write(f"pruned {pruned.scores} score rows, {pruned.events} check events and "
+                          f"{pruned.alerts} alert events older than {kept} days" if kept > 0
+                          else "retention is 0: nothing pruned")
