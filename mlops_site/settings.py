@@ -260,6 +260,10 @@ DATA_STORAGE_CONCURRENCY = env.int("DATA_STORAGE_CONCURRENCY", 8, min=1, max=64)
 
 CLICKHOUSE_DSN = env.url("CLICKHOUSE_DSN", schemes=("http", "https", "chdb", "clickhouse"))
 CLICKHOUSE_SCHEMA = env.str("CLICKHOUSE_SCHEMA", "map", choices=["wide", "map"])  # era A | era B
+# A ClickHouse server that does not connect, or answer a query, within these is down (a 503 naming
+# it); reads of 10,000 cells take 1-3 s here. The driver's own default read timeout is 300 s.
+CLICKHOUSE_CONNECT_TIMEOUT_SECONDS = env.float("CLICKHOUSE_CONNECT_TIMEOUT_SECONDS", 3, min=0.1, max=60)
+CLICKHOUSE_READ_TIMEOUT_SECONDS = env.float("CLICKHOUSE_READ_TIMEOUT_SECONDS", 30, min=0.1, max=3600)
 CLICKHOUSE_TABLE = env.str(
     "CLICKHOUSE_TABLE", "analytics.processed" if CLICKHOUSE_SCHEMA == "map" else "analytics.processed_latency"
 )

@@ -30,12 +30,18 @@ _clients_lock = threading.Lock()
 
 
 def get_client(dsn: str) -> Any:
-    """One client per DSN per process (chdb allows only one engine path per process)."""
+    """One client per DSN per process (chdb allows only one engine path per process). A server
+    is read within CLICKHOUSE_CONNECT_TIMEOUT_SECONDS / _READ_TIMEOUT_SECONDS: the driver's own
+    defaults let a hung server hold a request for 300 s (in-process chdb cannot hang)."""
     import clickhouse_connect
+    from django.conf import settings
 
     with _clients_lock:
         if dsn not in _clients:
-            _clients[dsn] = clickhouse_connect.get_client(dsn=dsn)
+            timeouts = {} if dsn.startswith("chdb") else {
+                "connect_timeout": settings.CLICKHOUSE_CONNECT_TIMEOUT_SECONDS,
+                "send_receive_timeout": settings.CLICKHOUSE_READ_TIMEOUT_SECONDS}
+            _clients[dsn] = clickhouse_connect.get_client(dsn=dsn, **timeouts)
         return _clients[dsn]
 
 

@@ -80,3 +80,34 @@ def test_an_unknown_table_is_a_dependency_error(tables):
     with pytest.raises(DependencyDown) as error:
         ClickHouseSource(tables, schema="wide", table="analytics.nope").cells()
     assert error.value.dependency == "ClickHouse"
+
+
+@pytest.mark.django_db
+def test_a_hung_server_is_down_within_the_read_timeout_not_the_drivers_300_s(settings, api, make_model):
+    """A real TCP listener that accepts and never answers stands in for a ClickHouse whose disks stalled."""
+    import time
+
+    from tests.factories import known_version
+    from tests.integration.silent_server import SilentServer
+
+    settings.CLICKHOUSE_READ_TIMEOUT_SECONDS = 1.5
+    silent = SilentServer()
+    try:
+        dsn = silent.url.replace("http://", "http://default@") + "/default"
+        began = time.monotonic()
+        with pytest.raises(DependencyDown) as down:
+            ClickHouseSource(dsn, schema="wide", table="analytics.processed_latency").latest_windows(
+                cell_index=CELL, window_seconds=60, count=5, fields=["sinr_mean"])
+        assert time.monotonic() - began < 1.5 * 3 + 2, "bounded by the read timeout (the driver retries once)"
+        assert down.value.dependency == "ClickHouse" and "timed out" in str(down.value)
+
+        model = make_model(input_fields=["sinr_mean"], output_fields=["sinr_mean"], window_duration_seconds=10,
+                           lookback_steps=4, forecast_steps=1)
+        known_version(model)
+        settings.CLICKHOUSE_DSN, settings.CLICKHOUSE_SCHEMA = dsn, "wide"
+        began = time.monotonic()
+        answer = api.post("/inference", {"output_field": "sinr_mean", "cell_id": CELL, "model_id": str(model.id)})
+        assert answer.status_code == 503 and "ClickHouse" in answer.json()["detail"], answer.content
+        assert time.monotonic() - began < 1.5 * 3 + 2
+    finally:
+        silent.stop()
