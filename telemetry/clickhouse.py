@@ -38,7 +38,7 @@ def get_client(dsn: str) -> Any:
 
     with _clients_lock:
         if dsn not in _clients:
-            timeouts = {} if dsn.startswith("chdb") else {
+            timeouts: dict[str, Any] = {} if dsn.startswith("chdb") else {
                 "connect_timeout": settings.CLICKHOUSE_CONNECT_TIMEOUT_SECONDS,
                 "send_receive_timeout": settings.CLICKHOUSE_READ_TIMEOUT_SECONDS}
             _clients[dsn] = clickhouse_connect.get_client(dsn=dsn, **timeouts)
