@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 
+from core import resilience
 from core.errors import DependencyDown, Invalid
 from telemetry.base import TelemetrySource
 from telemetry.batch import WindowBatch
@@ -34,7 +36,6 @@ def get_client(dsn: str) -> Any:
     is read within CLICKHOUSE_CONNECT_TIMEOUT_SECONDS / _READ_TIMEOUT_SECONDS: the driver's own
     defaults let a hung server hold a request for 300 s (in-process chdb cannot hang)."""
     import clickhouse_connect
-    from django.conf import settings
 
     with _clients_lock:
         if dsn not in _clients:
@@ -61,11 +62,25 @@ class ClickHouseSource(TelemetrySource):
     def identity(self) -> str:
         return f"{self.key} {self.dsn} {self.schema} {self.table}"
 
-    def _query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple]:
+    def _call(self, run: Callable[[Any], Any]) -> Any:
+        """`run(client)` under `core.resilience`: a server that cannot be reached or does not
+        answer (the driver's OperationalError) is retried as the profile says and feeds the
+        breaker, so after BREAKER_FAILURES such calls requests fail at once instead of each
+        waiting out the read timeout. Any other driver error (a query it refused) is a 503 at once."""
+        from clickhouse_connect.driver.exceptions import OperationalError
+
         try:
-            return get_client(self.dsn).query(sql, parameters=parameters or {}).result_rows
+            return resilience.call(
+                self.name, lambda timeout: run(get_client(self.dsn)), timeout=settings.CLICKHOUSE_READ_TIMEOUT_SECONDS,
+                retryable=lambda error: isinstance(error, OperationalError),
+                describe=lambda error: f"{type(error).__name__}: {str(error)[:300]}", key=f"clickhouse {self.dsn}")
+        except DependencyDown:
+            raise
         except Exception as error:  # the driver raises many types; all mean "cannot read"
             raise DependencyDown(self.name, f"{type(error).__name__}: {str(error)[:300]}") from error
+
+    def _query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple]:
+        return self._call(lambda client: client.query(sql, parameters=parameters or {}).result_rows)
 
     def columns(self) -> list[str]:
         database, _, table = self.table.rpartition(".")
@@ -101,10 +116,7 @@ class ClickHouseSource(TelemetrySource):
     def _read(self, sql: str, parameters: dict[str, Any], *, cells: np.ndarray, window_seconds: int,
               fields: Sequence[str], dtype: np.dtype) -> WindowBatch:
         """Run a query of `_select` columns and read its answer column-wise (Arrow → numpy)."""
-        try:
-            table = get_client(self.dsn).query_arrow(sql, parameters=parameters)
-        except Exception as error:  # the driver raises many types; all mean "cannot read"
-            raise DependencyDown(self.name, f"{type(error).__name__}: {str(error)[:300]}") from error
+        table = self._call(lambda client: client.query_arrow(sql, parameters=parameters))
         values = np.empty((table.num_rows, len(fields)), dtype=dtype)
         for j in range(len(fields)):
             values[:, j] = table.column(4 + j).to_numpy()  # nulls arrive as NaN

@@ -109,5 +109,12 @@ def test_a_hung_server_is_down_within_the_read_timeout_not_the_drivers_300_s(set
         answer = api.post("/inference", {"output_field": "sinr_mean", "cell_id": CELL, "model_id": str(model.id)})
         assert answer.status_code == 503 and "ClickHouse" in answer.json()["detail"], answer.content
         assert time.monotonic() - began < 1.5 * 3 + 2
+        # Three calls in a row failed (BREAKER_FAILURES): the next request fails at once, naming why.
+        for _ in range(settings.BREAKER_FAILURES - 2):
+            api.post("/inference", {"output_field": "sinr_mean", "cell_id": CELL, "model_id": str(model.id)})
+        began = time.monotonic()
+        fast = api.post("/inference", {"output_field": "sinr_mean", "cell_id": CELL, "model_id": str(model.id)})
+        assert fast.status_code == 503 and "known to be down" in fast.json()["detail"], fast.content
+        assert time.monotonic() - began < 0.5
     finally:
         silent.stop()
