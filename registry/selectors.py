@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, TypedDict
 from django.db.models import Exists, Max, OuterRef, Prefetch, QuerySet, Subquery
 
 from core.errors import NotFound
-from registry.models import FieldBest, MlflowOutbox, ModelConfig, ModelField, ModelVersion
+from registry.models import NAIVE_ARCHITECTURES, FieldBest, MlflowOutbox, ModelConfig, ModelField, ModelVersion
 
 
 class _Annotations(TypedDict):
@@ -96,8 +96,6 @@ def version_unusable(version_id) -> bool:
 def naive_siblings(model: ModelConfig) -> list[ModelConfig]:
     """The naive forecasters (persistence, lookback mean) of a model's output fields at its
     window, lookback and forecast: the models an election holds it to."""
-    from registry.models import NAIVE_ARCHITECTURES
-
     outputs = ModelField.objects.filter(model=OuterRef("pk"), role=ModelField.Role.OUTPUT,
                                         name__in=model.output_fields)
     return list(ModelConfig.objects.filter(

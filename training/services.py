@@ -78,13 +78,13 @@ def _train_untrained_naive_siblings(*, model: ModelConfig, lookback_seconds: int
     are trained with its first job: no version yet and no job of their own running. Their jobs fit
     nothing; they share the learned job's hook, so "evaluate after the field's last job" waits for them."""
     for sibling in registry_selectors.naive_siblings(model):
-        if sibling.versions.exists() or TrainingJob.objects.filter(model=sibling, status__in=ACTIVE).exists():
+        if sibling.versions.exists():
             continue
         try:
             training_job_create(model=sibling, lookback_seconds=lookback_seconds, user=user,
                                 reason=f"naive forecaster beside {model.name}", hook=hook)
         except Conflict:
-            pass  # another request queued it a moment ago
+            pass  # its training lock is held: a job of its own is queued or running already
 
 
 def _enqueue(job: TrainingJob) -> None:
