@@ -152,7 +152,9 @@ def timed(call: Callable[[], object], repeat: int = 1) -> tuple[float, object]:
 
 def fetch(bench: Bench) -> None:
     """Reading the network: the Data Storage API (its server process starts before chdb is opened
-    in this one), then ClickHouse in both table shapes."""
+    in this one), then ClickHouse in both table shapes. The sources read their timeouts, retries
+    and breakers from Django's settings: set up first."""
+    bench.django  # noqa: B018 - the set-up is the point
     fetch_data_storage(bench)
     for schema in ("wide", "map"):
         fetch_clickhouse(bench, schema)
